@@ -1,0 +1,1 @@
+"""Serverless multi-tenant OCPP Central System: the code shared by every Lambda function."""

@@ -1,0 +1,263 @@
+"""In-memory adapters: the same ports, for unit tests of services and handlers."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import replace
+from datetime import datetime
+from typing import Any
+
+from csms.domain.model import (
+    AuthorizationStatus,
+    BootInfo,
+    ConnectionInfo,
+    ConnectionStatus,
+    ConnectorStatus,
+    IdTag,
+    MeterValue,
+    RegisteredChargePoint,
+    StartRequest,
+    StopRequest,
+    Tenant,
+    Transaction,
+    TransactionStatus,
+)
+
+
+class MemoryConnectionRegistry:
+    def __init__(self) -> None:
+        self.connections: dict[str, ConnectionInfo] = {}
+        self.current: dict[str, str] = {}
+
+    def register(self, connection: ConnectionInfo) -> str | None:
+        self.connections[connection.connection_id] = connection
+        previous = self.current.get(connection.charge_point_id)
+        self.current[connection.charge_point_id] = connection.connection_id
+        return previous
+
+    def lookup(self, connection_id: str) -> ConnectionInfo | None:
+        return self.connections.get(connection_id)
+
+    def connection_of(self, charge_point_id: str) -> str | None:
+        return self.current.get(charge_point_id)
+
+    def unregister(self, connection: ConnectionInfo) -> bool:
+        self.connections.pop(connection.connection_id, None)
+        if self.current.get(connection.charge_point_id) == connection.connection_id:
+            del self.current[connection.charge_point_id]
+            return True
+        return False
+
+
+class MemoryPendingCalls:
+    def __init__(self) -> None:
+        self.calls: dict[str, dict[str, str]] = {}
+
+    def add(self, charge_point_id: str, message_id: str, request: str) -> None:
+        self.calls.setdefault(charge_point_id, {})[message_id] = request
+
+    def get(self, charge_point_id: str, message_id: str) -> str | None:
+        return self.calls.get(charge_point_id, {}).get(message_id)
+
+    def has(self, charge_point_id: str, message_id: str) -> bool:
+        return message_id in self.calls.get(charge_point_id, {})
+
+    def delete(self, charge_point_id: str, message_id: str) -> bool:
+        return self.calls.get(charge_point_id, {}).pop(message_id, None) is not None
+
+    def clear(self, charge_point_id: str) -> None:
+        self.calls.pop(charge_point_id, None)
+
+
+class MemoryReplayCache:
+    def __init__(self) -> None:
+        self.replies: dict[tuple[str, str], str] = {}
+
+    def get(self, charge_point_id: str, message_id: str) -> str | None:
+        return self.replies.get((charge_point_id, message_id))
+
+    def put(self, charge_point_id: str, message_id: str, response: str) -> None:
+        self.replies[(charge_point_id, message_id)] = response
+
+
+class MemoryGateway:
+    def __init__(self) -> None:
+        self.closed: list[str] = []
+
+    def close(self, connection_id: str) -> None:
+        self.closed.append(connection_id)
+
+
+class MemoryDirectory:
+    def __init__(self) -> None:
+        self.tenants: dict[str, Tenant] = {}
+        self.charge_points: dict[str, RegisteredChargePoint] = {}
+
+    def create_tenant(self, tenant: Tenant) -> None:
+        self.tenants[tenant.tenant_id] = tenant
+
+    def get_tenant(self, tenant_id: str) -> Tenant | None:
+        return self.tenants.get(tenant_id)
+
+    def add_charge_point(self, charge_point: RegisteredChargePoint) -> None:
+        self.charge_points[charge_point.charge_point_id] = charge_point
+
+    def get_charge_point(self, charge_point_id: str) -> RegisteredChargePoint | None:
+        return self.charge_points.get(charge_point_id)
+
+    def set_charge_point_enabled(self, charge_point_id: str, enabled: bool) -> bool:
+        cp = self.charge_points.get(charge_point_id)
+        if cp is None:
+            return False
+        self.charge_points[charge_point_id] = replace(cp, enabled=enabled)
+        return True
+
+    def set_charge_point_password(self, charge_point_id: str, password_hash: str) -> bool:
+        cp = self.charge_points.get(charge_point_id)
+        if cp is None:
+            return False
+        self.charge_points[charge_point_id] = replace(cp, password_hash=password_hash)
+        return True
+
+
+class MemoryChargePointState:
+    def __init__(self) -> None:
+        self.state: dict[str, dict[str, Any]] = {}
+        self.notifications: list[tuple[str, str, dict[str, Any]]] = []
+
+    def _cp(self, charge_point_id: str) -> dict[str, Any]:
+        return self.state.setdefault(charge_point_id, {"connectors": {}})
+
+    def record_boot(self, charge_point_id: str, boot: BootInfo, at: datetime) -> None:
+        self._cp(charge_point_id).update(boot=boot, booted_at=at)
+
+    def record_heartbeat(self, charge_point_id: str, at: datetime) -> None:
+        self._cp(charge_point_id)["last_heartbeat"] = at
+
+    def record_connector_status(self, charge_point_id: str, status: ConnectorStatus) -> None:
+        connectors = self._cp(charge_point_id)["connectors"]
+        current = connectors.get(status.connector_id, {}).get("status")
+        if current is None or current.timestamp <= status.timestamp:
+            connectors.setdefault(status.connector_id, {})["status"] = status
+
+    def record_connection(
+        self, charge_point_id: str, status: ConnectionStatus, at: datetime
+    ) -> None:
+        self._cp(charge_point_id)["connection_status"] = status
+
+    def record_notification(
+        self, charge_point_id: str, kind: str, data: dict[str, Any], at: datetime
+    ) -> None:
+        self.notifications.append((charge_point_id, kind, data))
+
+    def set_current_transaction(
+        self, charge_point_id: str, connector_id: int, transaction_id: int | None
+    ) -> None:
+        connectors = self._cp(charge_point_id)["connectors"]
+        connectors.setdefault(connector_id, {})["transaction_id"] = transaction_id
+
+
+class MemoryTransactions:
+    def __init__(self) -> None:
+        self.by_id: dict[int, Transaction] = {}
+        self.by_key: dict[str, int] = {}
+
+    def start(self, request: StartRequest, id_tag_status: str) -> Transaction:
+        if request.dedup_key in self.by_key:
+            return self.by_id[self.by_key[request.dedup_key]]
+        transaction = Transaction(
+            transaction_id=len(self.by_id) + 1,
+            charge_point_id=request.charge_point_id,
+            connector_id=request.connector_id,
+            id_tag=request.id_tag,
+            meter_start=request.meter_start,
+            start_timestamp=request.timestamp,
+            id_tag_status=AuthorizationStatus(id_tag_status),
+            reservation_id=request.reservation_id,
+        )
+        self.by_id[transaction.transaction_id] = transaction
+        self.by_key[request.dedup_key] = transaction.transaction_id
+        return transaction
+
+    def stop(self, request: StopRequest) -> Transaction | None:
+        transaction = self.by_id.get(request.transaction_id)
+        if transaction is None or transaction.charge_point_id != request.charge_point_id:
+            return None
+        if transaction.status is TransactionStatus.ACTIVE:
+            transaction.status = TransactionStatus.COMPLETED
+            transaction.meter_stop = request.meter_stop
+            transaction.stop_timestamp = request.timestamp
+            transaction.stop_reason = request.reason
+            transaction.stop_id_tag = request.id_tag
+        return transaction
+
+    def get(self, transaction_id: int) -> Transaction | None:
+        return self.by_id.get(transaction_id)
+
+    def active_for_id_tag(self, id_tag: str) -> Transaction | None:
+        active = [
+            t
+            for t in self.by_id.values()
+            if t.id_tag == id_tag and t.status is TransactionStatus.ACTIVE
+        ]
+        return active[-1] if active else None
+
+
+class MemoryIdTags:
+    def __init__(self) -> None:
+        self.tags: dict[str, IdTag] = {}
+
+    def get(self, id_tag: str) -> IdTag | None:
+        return self.tags.get(id_tag)
+
+    def put(self, id_tag: IdTag) -> None:
+        self.tags[id_tag.id_tag] = id_tag
+
+
+class MemoryMeterValues:
+    def __init__(self) -> None:
+        self.values: list[MeterValue] = []
+
+    def add(self, values: Sequence[MeterValue]) -> None:
+        self.values.extend(values)
+
+
+class MemorySessions:
+    def __init__(self) -> None:
+        self.sessions: dict[str, dict[str, Any]] = {}
+
+    def opened(self, connection: ConnectionInfo, source_ip: str | None) -> None:
+        self.sessions[connection.connection_id] = {"connection": connection, "source_ip": source_ip}
+
+    def closed(
+        self, connection_id: str, at: datetime, status_code: int | None, reason: str | None
+    ) -> None:
+        self.sessions.setdefault(connection_id, {}).update(
+            disconnected_at=at, close_code=status_code, close_reason=reason
+        )
+
+
+class MemoryMessageLog:
+    def __init__(self) -> None:
+        self.entries: list[dict[str, Any]] = []
+
+    def record(self, entries: Sequence[dict[str, Any]]) -> None:
+        self.entries.extend(entries)
+
+
+class MemoryTenantData:
+    def __init__(self) -> None:
+        self.charge_points = MemoryChargePointState()
+        self.transactions = MemoryTransactions()
+        self.id_tags = MemoryIdTags()
+        self.meter_values = MemoryMeterValues()
+        self.sessions = MemorySessions()
+        self.messages = MemoryMessageLog()
+
+
+class MemoryTenantStore:
+    def __init__(self) -> None:
+        self.tenants: dict[str, MemoryTenantData] = {}
+
+    def for_tenant(self, tenant_id: str) -> MemoryTenantData:
+        return self.tenants.setdefault(tenant_id, MemoryTenantData())

@@ -1,0 +1,404 @@
+"""MongoDB / Amazon DocumentDB persistence: a global database and one per tenant.
+
+Only features DocumentDB supports are used: plain CRUD, find_one_and_update, unique and
+TTL indexes, no transactions, no $lookup on the hot path.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import re
+from collections.abc import Sequence
+from dataclasses import asdict
+from datetime import datetime
+from typing import Any
+
+from pymongo import ASCENDING, DESCENDING, MongoClient, ReturnDocument
+from pymongo.collection import Collection
+from pymongo.database import Database
+from pymongo.errors import BulkWriteError, DuplicateKeyError
+
+from csms.domain.model import (
+    AuthorizationStatus,
+    BootInfo,
+    ConnectionInfo,
+    ConnectionStatus,
+    ConnectorStatus,
+    IdTag,
+    MeterValue,
+    RegisteredChargePoint,
+    StartRequest,
+    StopRequest,
+    Tenant,
+    Transaction,
+    TransactionStatus,
+)
+
+GLOBAL_DB = "ocpp_global"
+TENANT_DB_PREFIX = "ocpp_tenant_"
+TENANT_ID = re.compile(r"^[a-z0-9][a-z0-9_-]{0,39}$")
+_DUPLICATE_KEY = 11000
+
+Doc = dict[str, Any]
+
+
+def connect(uri: str) -> MongoClient[Doc]:
+    # retryWrites off: DocumentDB does not support retryable writes.
+    return MongoClient(
+        uri,
+        tz_aware=True,
+        retryWrites=False,
+        serverSelectionTimeoutMS=3000,
+        connectTimeoutMS=2000,
+    )
+
+
+def tenant_database_name(tenant_id: str) -> str:
+    if not TENANT_ID.match(tenant_id):
+        raise ValueError("tenant ids are 1-40 characters: a-z, 0-9, '-' and '_'")
+    return TENANT_DB_PREFIX + tenant_id
+
+
+class MongoDirectory:
+    def __init__(self, client: MongoClient[Doc], database: str = GLOBAL_DB) -> None:
+        db = client[database]
+        self._tenants: Collection[Doc] = db["tenants"]
+        self._charge_points: Collection[Doc] = db["charge_points"]
+
+    def ensure_indexes(self) -> None:
+        self._charge_points.create_index([("tenant_id", ASCENDING)])
+
+    def create_tenant(self, tenant: Tenant) -> None:
+        tenant_database_name(tenant.tenant_id)  # validates the id
+        self._tenants.insert_one(
+            {"_id": tenant.tenant_id, "name": tenant.name, "active": tenant.active}
+        )
+
+    def get_tenant(self, tenant_id: str) -> Tenant | None:
+        doc = self._tenants.find_one({"_id": tenant_id})
+        if doc is None:
+            return None
+        return Tenant(doc["_id"], doc["name"], doc.get("active", True))
+
+    def tenant_ids(self) -> list[str]:
+        return [doc["_id"] for doc in self._tenants.find({}, {"_id": 1})]
+
+    def add_charge_point(self, charge_point: RegisteredChargePoint) -> None:
+        self._charge_points.insert_one(
+            {
+                "_id": charge_point.charge_point_id,
+                "tenant_id": charge_point.tenant_id,
+                "password_hash": charge_point.password_hash,
+                "enabled": charge_point.enabled,
+            }
+        )
+
+    def get_charge_point(self, charge_point_id: str) -> RegisteredChargePoint | None:
+        doc = self._charge_points.find_one({"_id": charge_point_id})
+        if doc is None:
+            return None
+        return RegisteredChargePoint(
+            doc["_id"], doc["tenant_id"], doc["password_hash"], doc.get("enabled", True)
+        )
+
+    def set_charge_point_enabled(self, charge_point_id: str, enabled: bool) -> bool:
+        result = self._charge_points.update_one(
+            {"_id": charge_point_id}, {"$set": {"enabled": enabled}}
+        )
+        return result.matched_count == 1
+
+    def set_charge_point_password(self, charge_point_id: str, password_hash: str) -> bool:
+        result = self._charge_points.update_one(
+            {"_id": charge_point_id}, {"$set": {"password_hash": password_hash}}
+        )
+        return result.matched_count == 1
+
+
+class MongoChargePointState:
+    def __init__(self, db: Database[Doc]) -> None:
+        self._c: Collection[Doc] = db["charge_points"]
+        self._history: Collection[Doc] = db["notifications"]
+
+    def _set(self, charge_point_id: str, fields: Doc) -> None:
+        self._c.update_one({"_id": charge_point_id}, {"$set": fields}, upsert=True)
+
+    def record_boot(self, charge_point_id: str, boot: BootInfo, at: datetime) -> None:
+        self._set(charge_point_id, {"boot": asdict(boot), "booted_at": at, "last_seen": at})
+
+    def record_heartbeat(self, charge_point_id: str, at: datetime) -> None:
+        self._set(charge_point_id, {"last_heartbeat": at, "last_seen": at})
+
+    def record_connector_status(self, charge_point_id: str, status: ConnectorStatus) -> None:
+        field = f"connectors.{status.connector_id}"
+        document = asdict(status)
+        del document["connector_id"]
+        # A late, older StatusNotification must not overwrite a newer one.
+        newer_or_absent = {
+            "_id": charge_point_id,
+            "$or": [
+                {f"{field}.timestamp": {"$exists": False}},
+                {f"{field}.timestamp": {"$lte": status.timestamp}},
+            ],
+        }
+        update = {"$set": {f"{field}.{key}": value for key, value in document.items()}}
+        # DuplicateKeyError: the document exists with a newer status, nothing to do.
+        with contextlib.suppress(DuplicateKeyError):
+            self._c.update_one(newer_or_absent, update, upsert=True)
+
+    def record_connection(
+        self, charge_point_id: str, status: ConnectionStatus, at: datetime
+    ) -> None:
+        moment = "connected_at" if status is ConnectionStatus.CONNECTED else "disconnected_at"
+        self._set(charge_point_id, {"connection_status": status.value, moment: at})
+
+    def record_notification(
+        self, charge_point_id: str, kind: str, data: dict[str, Any], at: datetime
+    ) -> None:
+        self._set(charge_point_id, {f"notifications.{kind}": {"data": data, "at": at}})
+        self._history.insert_one(
+            {"charge_point_id": charge_point_id, "kind": kind, "data": data, "timestamp": at}
+        )
+
+    def set_current_transaction(
+        self, charge_point_id: str, connector_id: int, transaction_id: int | None
+    ) -> None:
+        self._set(charge_point_id, {f"connectors.{connector_id}.transaction_id": transaction_id})
+
+
+class MongoTransactions:
+    def __init__(self, db: Database[Doc]) -> None:
+        self._c: Collection[Doc] = db["transactions"]
+        self._counters: Collection[Doc] = db["counters"]
+
+    def start(self, request: StartRequest, id_tag_status: str) -> Transaction:
+        existing = self._c.find_one({"dedup_key": request.dedup_key})
+        if existing is not None:
+            return _transaction(existing)
+        counter = self._counters.find_one_and_update(
+            {"_id": "transaction_id"},
+            {"$inc": {"seq": 1}},
+            upsert=True,
+            return_document=ReturnDocument.AFTER,
+        )
+        assert counter is not None  # upsert with ReturnDocument.AFTER always returns one
+        transaction = Transaction(
+            transaction_id=int(counter["seq"]),
+            charge_point_id=request.charge_point_id,
+            connector_id=request.connector_id,
+            id_tag=request.id_tag,
+            meter_start=request.meter_start,
+            start_timestamp=request.timestamp,
+            id_tag_status=AuthorizationStatus(id_tag_status),
+            reservation_id=request.reservation_id,
+        )
+        document = _transaction_document(transaction) | {"dedup_key": request.dedup_key}
+        try:
+            self._c.insert_one(document)
+        except DuplicateKeyError:
+            # A concurrent copy of the same StartTransaction won: answer with its id.
+            winner = self._c.find_one({"dedup_key": request.dedup_key})
+            if winner is None:
+                raise
+            return _transaction(winner)
+        return transaction
+
+    def stop(self, request: StopRequest) -> Transaction | None:
+        document = self._c.find_one(
+            {"_id": request.transaction_id, "charge_point_id": request.charge_point_id}
+        )
+        if document is None:
+            return None
+        transaction = _transaction(document)
+        if transaction.status is TransactionStatus.COMPLETED:
+            return transaction  # already stopped: a late retry changes nothing
+        transaction.status = TransactionStatus.COMPLETED
+        transaction.meter_stop = request.meter_stop
+        transaction.stop_timestamp = request.timestamp
+        transaction.stop_reason = request.reason
+        transaction.stop_id_tag = request.id_tag
+        self._c.update_one(
+            {"_id": transaction.transaction_id, "status": TransactionStatus.ACTIVE.value},
+            {"$set": _transaction_document(transaction)},
+        )
+        return transaction
+
+    def get(self, transaction_id: int) -> Transaction | None:
+        document = self._c.find_one({"_id": transaction_id})
+        return _transaction(document) if document else None
+
+    def active_for_id_tag(self, id_tag: str) -> Transaction | None:
+        document = self._c.find_one(
+            {"id_tag": id_tag, "status": TransactionStatus.ACTIVE.value},
+            sort=[("start_timestamp", DESCENDING)],
+        )
+        return _transaction(document) if document else None
+
+
+def _transaction_document(t: Transaction) -> Doc:
+    return {
+        "_id": t.transaction_id,
+        "charge_point_id": t.charge_point_id,
+        "connector_id": t.connector_id,
+        "id_tag": t.id_tag,
+        "id_tag_status": t.id_tag_status.value,
+        "meter_start": t.meter_start,
+        "start_timestamp": t.start_timestamp,
+        "status": t.status.value,
+        "meter_stop": t.meter_stop,
+        "stop_timestamp": t.stop_timestamp,
+        "stop_reason": t.stop_reason,
+        "stop_id_tag": t.stop_id_tag,
+        "energy_wh": t.energy_wh,
+        "reservation_id": t.reservation_id,
+    }
+
+
+def _transaction(d: Doc) -> Transaction:
+    return Transaction(
+        transaction_id=d["_id"],
+        charge_point_id=d["charge_point_id"],
+        connector_id=d["connector_id"],
+        id_tag=d["id_tag"],
+        meter_start=d["meter_start"],
+        start_timestamp=d["start_timestamp"],
+        id_tag_status=AuthorizationStatus(d["id_tag_status"]),
+        status=TransactionStatus(d["status"]),
+        meter_stop=d.get("meter_stop"),
+        stop_timestamp=d.get("stop_timestamp"),
+        stop_reason=d.get("stop_reason"),
+        stop_id_tag=d.get("stop_id_tag"),
+        reservation_id=d.get("reservation_id"),
+    )
+
+
+class MongoIdTags:
+    def __init__(self, db: Database[Doc]) -> None:
+        self._c: Collection[Doc] = db["id_tags"]
+
+    def get(self, id_tag: str) -> IdTag | None:
+        d = self._c.find_one({"_id": id_tag})
+        if d is None:
+            return None
+        return IdTag(
+            d["_id"], AuthorizationStatus(d["status"]), d.get("expiry_date"), d.get("parent_id_tag")
+        )
+
+    def put(self, id_tag: IdTag) -> None:
+        self._c.replace_one(
+            {"_id": id_tag.id_tag},
+            {
+                "status": id_tag.status.value,
+                "expiry_date": id_tag.expiry_date,
+                "parent_id_tag": id_tag.parent_id_tag,
+            },
+            upsert=True,
+        )
+
+
+class MongoMeterValues:
+    def __init__(self, db: Database[Doc]) -> None:
+        self._c: Collection[Doc] = db["meter_values"]
+
+    def add(self, values: Sequence[MeterValue]) -> None:
+        if not values:
+            return
+        documents = [
+            {
+                # The same reading (charger, connector, time, transaction) stored twice is
+                # one reading: a deterministic _id turns a retried MeterValues into a no-op.
+                "_id": f"{v.charge_point_id}|{v.connector_id}|{v.transaction_id}|"
+                f"{v.timestamp.isoformat()}|{i}",
+                "charge_point_id": v.charge_point_id,
+                "connector_id": v.connector_id,
+                "transaction_id": v.transaction_id,
+                "timestamp": v.timestamp,
+                "sampled_value": v.sampled_values,
+            }
+            for i, v in enumerate(values)
+        ]
+        try:
+            self._c.insert_many(documents, ordered=False)
+        except BulkWriteError as exc:
+            if any(e.get("code") != _DUPLICATE_KEY for e in exc.details.get("writeErrors", [])):
+                raise
+
+
+class MongoSessions:
+    def __init__(self, db: Database[Doc]) -> None:
+        self._c: Collection[Doc] = db["sessions"]
+
+    def opened(self, connection: ConnectionInfo, source_ip: str | None) -> None:
+        self._c.replace_one(
+            {"_id": connection.connection_id},
+            {
+                "charge_point_id": connection.charge_point_id,
+                "subprotocol": connection.subprotocol,
+                "connected_at": connection.connected_at,
+                "source_ip": source_ip,
+                "disconnected_at": None,
+            },
+            upsert=True,
+        )
+
+    def closed(
+        self, connection_id: str, at: datetime, status_code: int | None, reason: str | None
+    ) -> None:
+        self._c.update_one(
+            {"_id": connection_id},
+            {"$set": {"disconnected_at": at, "close_code": status_code, "close_reason": reason}},
+        )
+
+
+class MongoMessageLog:
+    def __init__(self, db: Database[Doc]) -> None:
+        self._c: Collection[Doc] = db["ocpp_messages"]
+
+    def record(self, entries: Sequence[dict[str, Any]]) -> None:
+        if entries:
+            # insert_many mutates its documents (adds _id); hand it copies.
+            self._c.insert_many([dict(e) for e in entries], ordered=True)
+
+
+class MongoTenantData:
+    def __init__(self, db: Database[Doc]) -> None:
+        self.db = db
+        self.charge_points = MongoChargePointState(db)
+        self.transactions = MongoTransactions(db)
+        self.id_tags = MongoIdTags(db)
+        self.meter_values = MongoMeterValues(db)
+        self.sessions = MongoSessions(db)
+        self.messages = MongoMessageLog(db)
+
+    def ensure_indexes(self) -> None:
+        """Idempotent; run when a tenant is created and by `csms-admin db migrate`."""
+        db = self.db
+        db["transactions"].create_index("dedup_key", unique=True)
+        db["transactions"].create_index(
+            [("charge_point_id", ASCENDING), ("start_timestamp", DESCENDING)]
+        )
+        db["transactions"].create_index([("status", ASCENDING), ("start_timestamp", DESCENDING)])
+        db["transactions"].create_index([("id_tag", ASCENDING), ("status", ASCENDING)])
+        db["meter_values"].create_index([("transaction_id", ASCENDING), ("timestamp", ASCENDING)])
+        db["meter_values"].create_index([("charge_point_id", ASCENDING), ("timestamp", DESCENDING)])
+        db["sessions"].create_index([("charge_point_id", ASCENDING), ("connected_at", DESCENDING)])
+        db["ocpp_messages"].create_index(
+            [("charge_point_id", ASCENDING), ("timestamp", DESCENDING)]
+        )
+        db["ocpp_messages"].create_index([("message_id", ASCENDING)])
+        db["ocpp_messages"].create_index([("action", ASCENDING), ("timestamp", DESCENDING)])
+        db["notifications"].create_index(
+            [("charge_point_id", ASCENDING), ("timestamp", DESCENDING)]
+        )
+
+
+class MongoTenantStore:
+    def __init__(self, client: MongoClient[Doc]) -> None:
+        self._client = client
+        self._tenants: dict[str, MongoTenantData] = {}
+
+    def for_tenant(self, tenant_id: str) -> MongoTenantData:
+        data = self._tenants.get(tenant_id)
+        if data is None:
+            data = MongoTenantData(self._client[tenant_database_name(tenant_id)])
+            self._tenants[tenant_id] = data
+        return data

@@ -1,0 +1,137 @@
+"""The one place that reads settings and wires adapters into services.
+
+Each Lambda container builds what it needs once, on first use, and reuses the clients
+(connection pools) across invocations.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, datetime
+from functools import cache
+from typing import TYPE_CHECKING, Any
+
+from csms.config import Settings
+from csms.ports import ConnectionGateway
+from csms.protocol import v16
+from csms.protocol.router import Router
+from csms.protocol.schemas import SchemaSet, ocpp_schema_dir
+from csms.protocol.v16.central_system import CentralSystem16
+from csms.services.charging import ChargingService
+from csms.services.connect import ConnectService
+from csms.services.messages import MessageService
+
+if TYPE_CHECKING:  # adapters import their drivers; load them only when wired
+    from csms.adapters.mongo import MongoDirectory, MongoTenantStore
+    from csms.adapters.redis_state import (
+        RedisConnectionRegistry,
+        RedisPendingCalls,
+        RedisReplayCache,
+    )
+    from csms.ports import TenantStore
+
+SUPPORTED_SUBPROTOCOLS = (v16.SUBPROTOCOL,)
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+@cache
+def settings() -> Settings:
+    return Settings.from_env()
+
+
+@cache
+def _redis() -> Any:
+    from csms.adapters import redis_state
+
+    return redis_state.connect(settings().redis_url)
+
+
+@cache
+def _mongo() -> Any:
+    from csms.adapters import mongo
+
+    return mongo.connect(settings().mongodb_uri)
+
+
+@cache
+def directory() -> MongoDirectory:
+    from csms.adapters.mongo import MongoDirectory
+
+    return MongoDirectory(_mongo())
+
+
+@cache
+def tenant_store() -> MongoTenantStore:
+    from csms.adapters.mongo import MongoTenantStore
+
+    return MongoTenantStore(_mongo())
+
+
+@cache
+def connection_registry() -> RedisConnectionRegistry:
+    from csms.adapters.redis_state import RedisConnectionRegistry
+
+    s = settings()
+    return RedisConnectionRegistry(_redis(), s.redis_key_prefix, s.connection_ttl_seconds)
+
+
+@cache
+def pending_calls() -> RedisPendingCalls:
+    from csms.adapters.redis_state import RedisPendingCalls
+
+    s = settings()
+    return RedisPendingCalls(_redis(), s.redis_key_prefix, s.pending_call_ttl_seconds)
+
+
+@cache
+def replay_cache() -> RedisReplayCache:
+    from csms.adapters.redis_state import RedisReplayCache
+
+    s = settings()
+    return RedisReplayCache(_redis(), s.redis_key_prefix, s.replay_ttl_seconds)
+
+
+def connection_gateway(endpoint: str | None) -> ConnectionGateway:
+    from csms.adapters.apigw import ApiGatewayConnections
+
+    s = settings()
+    url = s.websocket_management_endpoint or endpoint
+    if not url:
+        raise RuntimeError("no @connections endpoint known")
+    return ApiGatewayConnections(url, s.aws_region)
+
+
+def routers(store: TenantStore, clock: Callable[[], datetime] = utc_now) -> dict[str, Router]:
+    charging = ChargingService(store)
+    central_system = CentralSystem16(charging, settings().heartbeat_interval_seconds, clock)
+    schemas = SchemaSet(ocpp_schema_dir(v16.VERSION.schema_dir))
+    return {v16.SUBPROTOCOL: Router(v16.VERSION, schemas, central_system.handlers())}
+
+
+@cache
+def message_service() -> MessageService:
+    store = tenant_store()
+    return MessageService(
+        registry=connection_registry(),
+        replay=replay_cache(),
+        pending=pending_calls(),
+        store=store,
+        routers=routers(store),
+        default_version=v16.VERSION,
+        clock=utc_now,
+    )
+
+
+@cache
+def connect_service() -> ConnectService:
+    return ConnectService(
+        directory=directory(),
+        registry=connection_registry(),
+        store=tenant_store(),
+        gateway=connection_gateway,
+        supported_subprotocols=SUPPORTED_SUBPROTOCOLS,
+        clock=utc_now,
+    )

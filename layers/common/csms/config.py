@@ -1,0 +1,44 @@
+"""Settings, read from the environment once per Lambda container (the same names locally)."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Settings:
+    mongodb_uri: str = "mongodb://127.0.0.1:27017"
+    redis_url: str = "redis://127.0.0.1:6379/0"
+    redis_key_prefix: str = "csms"
+    pending_call_ttl_seconds: int = 30
+    replay_ttl_seconds: int = 600
+    # API Gateway closes connections after 2 h; registry entries last a little longer.
+    connection_ttl_seconds: int = 9000
+    heartbeat_interval_seconds: int = 300
+    # Where the @connections API is; on AWS derived from each event when unset.
+    websocket_management_endpoint: str | None = None
+    aws_region: str | None = None
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
+        env = os.environ if env is None else env
+        defaults = cls()
+        return cls(
+            mongodb_uri=env.get("MONGODB_URI", defaults.mongodb_uri),
+            redis_url=env.get("REDIS_URL", defaults.redis_url),
+            redis_key_prefix=env.get("REDIS_KEY_PREFIX", defaults.redis_key_prefix),
+            pending_call_ttl_seconds=int(
+                env.get("PENDING_CALL_TTL_SECONDS", defaults.pending_call_ttl_seconds)
+            ),
+            replay_ttl_seconds=int(env.get("REPLAY_TTL_SECONDS", defaults.replay_ttl_seconds)),
+            connection_ttl_seconds=int(
+                env.get("CONNECTION_TTL_SECONDS", defaults.connection_ttl_seconds)
+            ),
+            heartbeat_interval_seconds=int(
+                env.get("HEARTBEAT_INTERVAL_SECONDS", defaults.heartbeat_interval_seconds)
+            ),
+            websocket_management_endpoint=env.get("WEBSOCKET_MANAGEMENT_ENDPOINT") or None,
+            aws_region=env.get("AWS_REGION") or env.get("AWS_DEFAULT_REGION") or None,
+        )

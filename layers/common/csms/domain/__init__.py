@@ -1,0 +1,1 @@
+"""Charge points, id tags, transactions: plain Python, no infrastructure imports."""

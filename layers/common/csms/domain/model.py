@@ -1,0 +1,164 @@
+"""The CSMS's nouns, in OCPP's words."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+
+class AuthorizationStatus(StrEnum):
+    ACCEPTED = "Accepted"
+    BLOCKED = "Blocked"
+    EXPIRED = "Expired"
+    INVALID = "Invalid"
+    CONCURRENT_TX = "ConcurrentTx"
+
+
+class TransactionStatus(StrEnum):
+    ACTIVE = "Active"
+    COMPLETED = "Completed"
+
+
+class ConnectionStatus(StrEnum):
+    CONNECTED = "Connected"
+    DISCONNECTED = "Disconnected"
+
+
+@dataclass(frozen=True, slots=True)
+class Tenant:
+    tenant_id: str
+    name: str
+    active: bool = True
+
+
+@dataclass(frozen=True, slots=True)
+class RegisteredChargePoint:
+    """A charge point's entry in the global registry: who it belongs to, how it logs in."""
+
+    charge_point_id: str
+    tenant_id: str
+    password_hash: str
+    enabled: bool = True
+
+
+@dataclass(frozen=True, slots=True)
+class ConnectionInfo:
+    """One live WebSocket connection, as shared between Lambdas."""
+
+    connection_id: str
+    charge_point_id: str
+    tenant_id: str
+    subprotocol: str
+    connected_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class IdTagInfo:
+    status: AuthorizationStatus
+    expiry_date: datetime | None = None
+    parent_id_tag: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class IdTag:
+    id_tag: str
+    status: AuthorizationStatus
+    expiry_date: datetime | None = None
+    parent_id_tag: str | None = None
+
+    def info(self, now: datetime) -> IdTagInfo:
+        status = self.status
+        if status is AuthorizationStatus.ACCEPTED and self.expiry_date and self.expiry_date <= now:
+            status = AuthorizationStatus.EXPIRED
+        return IdTagInfo(status, self.expiry_date, self.parent_id_tag)
+
+
+def authorize(id_tag: IdTag | None, now: datetime) -> IdTagInfo:
+    """What the CSMS answers for an id tag: unknown tags are Invalid."""
+    if id_tag is None:
+        return IdTagInfo(AuthorizationStatus.INVALID)
+    return id_tag.info(now)
+
+
+@dataclass(frozen=True, slots=True)
+class BootInfo:
+    charge_point_vendor: str
+    charge_point_model: str
+    details: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class ConnectorStatus:
+    connector_id: int
+    status: str
+    error_code: str
+    timestamp: datetime
+    info: str | None = None
+    vendor_id: str | None = None
+    vendor_error_code: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class StartRequest:
+    """A charger's report that a transaction has started (OCPP 1.6 StartTransaction)."""
+
+    charge_point_id: str
+    connector_id: int
+    id_tag: str
+    meter_start: int
+    timestamp: datetime
+    reservation_id: int | None = None
+
+    @property
+    def dedup_key(self) -> str:
+        # A retried StartTransaction repeats every field; a new one differs at least in
+        # its timestamp. This key lets storage refuse the second copy.
+        return (
+            f"{self.charge_point_id}|{self.connector_id}|{self.id_tag}|"
+            f"{self.meter_start}|{self.timestamp.isoformat()}"
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class StopRequest:
+    charge_point_id: str
+    transaction_id: int
+    meter_stop: int
+    timestamp: datetime
+    id_tag: str | None = None
+    reason: str | None = None
+
+
+@dataclass(slots=True)
+class Transaction:
+    transaction_id: int
+    charge_point_id: str
+    connector_id: int
+    id_tag: str
+    meter_start: int
+    start_timestamp: datetime
+    id_tag_status: AuthorizationStatus
+    status: TransactionStatus = TransactionStatus.ACTIVE
+    meter_stop: int | None = None
+    stop_timestamp: datetime | None = None
+    stop_reason: str | None = None
+    stop_id_tag: str | None = None
+    reservation_id: int | None = None
+
+    @property
+    def energy_wh(self) -> int | None:
+        """Energy delivered; a meter that went backwards (replaced meter) counts as zero."""
+        if self.meter_stop is None:
+            return None
+        return max(0, self.meter_stop - self.meter_start)
+
+
+@dataclass(frozen=True, slots=True)
+class MeterValue:
+    charge_point_id: str
+    connector_id: int
+    timestamp: datetime
+    sampled_values: list[dict[str, Any]]
+    transaction_id: int | None = None

@@ -1,0 +1,1 @@
+"""Translate API Gateway events into service calls and results back into responses."""

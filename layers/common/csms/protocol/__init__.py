@@ -1,0 +1,1 @@
+"""OCPP-J framing, schema validation and routing; no storage, no AWS."""

@@ -1,0 +1,1 @@
+"""Use cases: what happens on connect, on each message, on disconnect."""

@@ -1,0 +1,136 @@
+"""$connect and $disconnect: who may connect, and the shared record of who is connected."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import logging
+import re
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from datetime import datetime
+
+from csms.domain.credentials import verify_password
+from csms.domain.model import ConnectionInfo, ConnectionStatus
+from csms.ports import ConnectionGateway, ConnectionRegistry, Directory, TenantStore
+
+logger = logging.getLogger(__name__)
+
+# OCPP 1.6 chargeBoxIdentity is a CiString of at most 48 characters; it appears in the URL
+# path, so only URL-safe unreserved characters are accepted.
+_CHARGE_POINT_ID = re.compile(r"^[A-Za-z0-9._~:-]{1,48}$")
+
+
+@dataclass(frozen=True)
+class ConnectRequest:
+    connection_id: str
+    charge_point_id: str | None
+    authorization: str | None
+    offered_subprotocols: tuple[str, ...]
+    source_ip: str | None
+    management_endpoint: str | None = None
+
+
+@dataclass(frozen=True)
+class ConnectDecision:
+    status_code: int
+    subprotocol: str | None = None
+    reason: str = ""
+
+    @property
+    def accepted(self) -> bool:
+        return self.status_code == 200
+
+
+def parse_subprotocols(header: str | None) -> tuple[str, ...]:
+    if not header:
+        return ()
+    return tuple(p.strip() for p in header.split(",") if p.strip())
+
+
+def parse_basic_auth(header: str | None) -> tuple[str, str] | None:
+    if not header or header[:6].lower() != "basic ":
+        return None
+    try:
+        decoded = base64.b64decode(header[6:].strip(), validate=True).decode("utf-8")
+    except (binascii.Error, UnicodeDecodeError):
+        return None
+    username, sep, password = decoded.partition(":")
+    return (username, password) if sep else None
+
+
+class ConnectService:
+    def __init__(
+        self,
+        directory: Directory,
+        registry: ConnectionRegistry,
+        store: TenantStore,
+        gateway: Callable[[str | None], ConnectionGateway],
+        supported_subprotocols: Iterable[str],
+        clock: Callable[[], datetime],
+    ) -> None:
+        self._directory = directory
+        self._registry = registry
+        self._store = store
+        # Built on demand: only a reconnect needs the management API (and boto3).
+        self._gateway = gateway
+        self._supported = tuple(supported_subprotocols)
+        self._clock = clock
+
+    def connect(self, request: ConnectRequest) -> ConnectDecision:
+        cp_id = request.charge_point_id
+        if not cp_id or not _CHARGE_POINT_ID.match(cp_id):
+            return ConnectDecision(404, reason="unknown charge point path")
+        # The client lists what it speaks in order of preference; take its first we know.
+        subprotocol = next((p for p in request.offered_subprotocols if p in self._supported), None)
+        if subprotocol is None:
+            return ConnectDecision(400, reason="no supported OCPP subprotocol offered")
+        if not self._authenticated(cp_id, request.authorization):
+            return ConnectDecision(401, reason="authentication failed")
+        registered = self._directory.get_charge_point(cp_id)
+        assert registered is not None  # _authenticated checked it
+        now = self._clock()
+        connection = ConnectionInfo(
+            request.connection_id, cp_id, registered.tenant_id, subprotocol, now
+        )
+        replaced = self._registry.register(connection)
+        if replaced and replaced != request.connection_id:
+            self._close_quietly(replaced, request.management_endpoint)
+        data = self._store.for_tenant(registered.tenant_id)
+        data.sessions.opened(connection, request.source_ip)
+        data.charge_points.record_connection(cp_id, ConnectionStatus.CONNECTED, now)
+        return ConnectDecision(200, subprotocol=subprotocol)
+
+    def _authenticated(self, cp_id: str, authorization: str | None) -> bool:
+        credentials = parse_basic_auth(authorization)
+        registered = self._directory.get_charge_point(cp_id)
+        stored = registered.password_hash if registered else None
+        password = credentials[1] if credentials else ""
+        # Hash even when the outcome is already known: same time for every refusal.
+        valid = verify_password(password, stored)
+        if credentials is None or credentials[0] != cp_id or not valid or registered is None:
+            return False
+        if not registered.enabled:
+            return False
+        tenant = self._directory.get_tenant(registered.tenant_id)
+        return tenant is not None and tenant.active
+
+    def _close_quietly(self, connection_id: str, endpoint: str | None) -> None:
+        try:
+            self._gateway(endpoint).close(connection_id)
+        except Exception:
+            logger.warning("could not close replaced connection", exc_info=True)
+
+    def disconnect(self, connection_id: str, status_code: int | None, reason: str | None) -> None:
+        connection = self._registry.lookup(connection_id)
+        if connection is None:
+            return
+        still_current = self._registry.unregister(connection)
+        now = self._clock()
+        data = self._store.for_tenant(connection.tenant_id)
+        data.sessions.closed(connection_id, now, status_code, reason)
+        if still_current:
+            # A reconnect already replaced this connection: the charger is still online.
+            data.charge_points.record_connection(
+                connection.charge_point_id, ConnectionStatus.DISCONNECTED, now
+            )

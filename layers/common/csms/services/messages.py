@@ -1,0 +1,165 @@
+"""$default: one WebSocket message from a charger in, at most one frame back."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Mapping
+from datetime import datetime
+from typing import Any
+
+from csms.domain.model import ConnectionInfo
+from csms.ports import ConnectionRegistry, PendingCalls, ReplayCache, TenantStore
+from csms.protocol.errors import ErrorKind, FrameError, OcppError
+from csms.protocol.framing import Call, CallError, CallResult, Frame, parse_frame, serialize
+from csms.protocol.router import CallContext, OcppVersion, Router
+
+logger = logging.getLogger(__name__)
+
+# A malformed frame is logged with at most this much of its text.
+_LOGGED_RAW_LIMIT = 2048
+
+
+class MessageService:
+    def __init__(
+        self,
+        registry: ConnectionRegistry,
+        replay: ReplayCache,
+        pending: PendingCalls,
+        store: TenantStore,
+        routers: Mapping[str, Router],
+        default_version: OcppVersion,
+        clock: Callable[[], datetime],
+    ) -> None:
+        self._registry = registry
+        self._replay = replay
+        self._pending = pending
+        self._store = store
+        self._routers = routers
+        self._default_version = default_version
+        self._clock = clock
+
+    def handle(self, connection_id: str, raw: str) -> str | None:
+        """The reply frame for `raw`, or None when nothing is to be sent back."""
+        received_at = self._clock()
+        version = self._default_version
+        unique_id = "-1"
+        try:
+            connection = self._registry.lookup(connection_id)
+            if connection is None:
+                raise OcppError(ErrorKind.SECURITY_ERROR, "Connection is not registered; reconnect")
+            router = self._routers[connection.subprotocol]
+            version = router.version
+            try:
+                frame = parse_frame(raw)
+            except FrameError as error:
+                logger.warning("malformed frame", extra={"cause": error.description})
+                reply = version.call_error(error.unique_id, error)
+                self._log(connection, None, reply, received_at, raw=raw[:_LOGGED_RAW_LIMIT])
+                return serialize(reply)
+            unique_id = frame.unique_id
+            if isinstance(frame, Call):
+                return self._on_call(connection, router, frame, received_at)
+            self._on_answer(connection, frame, received_at)
+            return None
+        except OcppError as error:
+            return serialize(version.call_error(unique_id, error))
+        except Exception:
+            # Redis or MongoDB unreachable, most likely: answer, never crash the runtime.
+            logger.exception("message handling failed")
+            unavailable = OcppError(
+                ErrorKind.INTERNAL_ERROR, "Central System temporarily unavailable"
+            )
+            return serialize(version.call_error(unique_id, unavailable))
+
+    def _on_call(
+        self, connection: ConnectionInfo, router: Router, call: Call, received_at: datetime
+    ) -> str:
+        cp = connection.charge_point_id
+        cached = self._replay.get(cp, call.unique_id)
+        if cached is not None:
+            logger.info("repeated message id answered from replay cache")
+            return cached
+        ctx = CallContext(
+            charge_point_id=cp,
+            tenant_id=connection.tenant_id,
+            connection_id=connection.connection_id,
+            unique_id=call.unique_id,
+            received_at=received_at,
+        )
+        reply = router.dispatch(ctx, call)
+        text = serialize(reply)
+        self._log(connection, call, reply, received_at)
+        # Cached last: if anything above failed, a retry runs the (idempotent) work again.
+        self._replay.put(cp, call.unique_id, text)
+        return text
+
+    def _on_answer(
+        self, connection: ConnectionInfo, frame: CallResult | CallError, received_at: datetime
+    ) -> None:
+        cp = connection.charge_point_id
+        request = self._pending.get(cp, frame.unique_id)
+        if request is None:
+            logger.warning("answer to no pending call", extra={"message_id": frame.unique_id})
+        else:
+            self._pending.delete(cp, frame.unique_id)
+        action = _action_of(request)
+        self._log(connection, None, frame, received_at, action=action, matched=request is not None)
+
+    def _log(
+        self,
+        connection: ConnectionInfo,
+        call: Call | None,
+        reply: Frame,
+        at: datetime,
+        **extra: Any,
+    ) -> None:
+        base = {
+            "charge_point_id": connection.charge_point_id,
+            "connection_id": connection.connection_id,
+            "timestamp": at,
+        }
+        entries: list[dict[str, Any]] = []
+        if call is not None:
+            entries.append(
+                base
+                | {
+                    "direction": "in",
+                    "message_type": "Call",
+                    "message_id": call.unique_id,
+                    "action": call.action,
+                    "payload": call.payload,
+                }
+            )
+        outbound = call is not None or "raw" in extra
+        entries.append(
+            base
+            | {
+                "direction": "out" if outbound else "in",
+                "message_type": type(reply).__name__,
+                "message_id": reply.unique_id,
+                "action": call.action if call else extra.pop("action", None),
+                "payload": _payload_of(reply),
+            }
+            | extra
+        )
+        self._store.for_tenant(connection.tenant_id).messages.record(entries)
+
+
+def _payload_of(frame: Frame) -> dict[str, Any]:
+    if isinstance(frame, CallError):
+        return {
+            "errorCode": frame.error_code,
+            "errorDescription": frame.error_description,
+            "errorDetails": frame.error_details,
+        }
+    return frame.payload
+
+
+def _action_of(request: str | None) -> str | None:
+    if request is None:
+        return None
+    try:
+        frame = parse_frame(request)
+    except FrameError:
+        return None
+    return frame.action if isinstance(frame, Call) else None

@@ -1,0 +1,302 @@
+"""A local stand-in for API Gateway's WebSocket API.
+
+Charge points connect to ws://HOST:PORT/ocpp/<chargePointId>. Like the AWS deployment
+(where a CloudFront function rewrites the path), the id reaches $connect as the query
+parameter `chargePointId`. The gateway produces API Gateway-shaped $connect, $default and
+$disconnect events for the real handler functions and honours what API Gateway does:
+route responses (the $default result body is sent back), subprotocol selection from the
+$connect response, 32 KB frames and 128 KB messages (else close 1009), the idle timeout
+and the maximum connection duration. The @connections management API is served over HTTP
+(see management.py) so boto3's `apigatewaymanagementapi` client reaches real sockets.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import logging
+import re
+import secrets
+import time
+import uuid
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+from urllib.parse import unquote
+
+from websockets.asyncio.server import Server, ServerConnection, serve
+from websockets.datastructures import Headers
+from websockets.exceptions import ConnectionClosed, PayloadTooBig
+from websockets.frames import Frame
+from websockets.http11 import Request, Response
+from websockets.server import ServerProtocol
+
+from csms_local.lambdas import LambdaContext, LambdaHandler
+
+logger = logging.getLogger("csms_local.gateway")
+
+PATH = re.compile(r"^/ocpp/([^/?#]+)/?$")
+API_ID = "local"
+
+
+@dataclass(frozen=True)
+class GatewayLimits:
+    """API Gateway's WebSocket quotas (https://docs.aws.amazon.com/apigateway/: quotas)."""
+
+    frame_bytes: int = 32 * 1024
+    message_bytes: int = 128 * 1024
+    idle_timeout: float = 600.0
+    max_duration: float = 7200.0
+
+
+class _FrameLimitedProtocol(ServerProtocol):
+    """websockets limits whole messages; API Gateway also limits each frame to 32 KB."""
+
+    frame_limit = 32 * 1024
+
+    def recv_frame(self, frame: Frame) -> None:
+        if len(frame.data) > self.frame_limit:
+            raise PayloadTooBig(len(frame.data), self.frame_limit)
+        super().recv_frame(frame)
+
+
+@dataclass
+class LiveConnection:
+    connection_id: str
+    websocket: ServerConnection
+    source_ip: str
+    user_agent: str
+    connected_at: datetime
+    last_active: float = field(default_factory=time.monotonic)
+    last_active_at: datetime = field(default_factory=lambda: datetime.now(UTC))
+    subprotocol: str | None = None
+    closed_by_gateway: tuple[int, str] | None = None
+
+
+class WebSocketGateway:
+    def __init__(
+        self,
+        connect: LambdaHandler,
+        default: LambdaHandler,
+        disconnect: LambdaHandler,
+        host: str = "127.0.0.1",
+        port: int = 9000,
+        stage: str = "local",
+        limits: GatewayLimits | None = None,
+        ssl: Any = None,
+    ) -> None:
+        self._handlers = {"$connect": connect, "$default": default, "$disconnect": disconnect}
+        self.host = host
+        self.port = port
+        self.stage = stage
+        self.limits = limits or GatewayLimits()
+        self._ssl = ssl
+        self.connections: dict[str, LiveConnection] = {}
+        self._pending: dict[int, LiveConnection] = {}
+        self._server: Server | None = None
+        self.loop: asyncio.AbstractEventLoop | None = None
+
+    async def start(self) -> None:
+        self.loop = asyncio.get_running_loop()
+        self._server = await serve(
+            self._serve_connection,
+            self.host,
+            self.port,
+            process_request=self._process_request,
+            select_subprotocol=self._select_subprotocol,
+            max_size=self.limits.message_bytes,
+            ping_interval=None,  # API Gateway sends no pings; chargers send their own
+            ssl=self._ssl,
+        )
+        if self.port == 0:
+            self.port = next(iter(self._server.sockets)).getsockname()[1]
+
+    async def stop(self) -> None:
+        if self._server is not None:
+            self._server.close()
+            await self._server.wait_closed()
+
+    async def _invoke(self, route: str, event: dict[str, Any]) -> dict[str, Any]:
+        function = {
+            "$connect": "ws_connect",
+            "$default": "ws_message",
+            "$disconnect": "ws_disconnect",
+        }[route]
+        context = LambdaContext(function, event["requestContext"]["requestId"])
+        try:
+            result = await asyncio.to_thread(self._handlers[route], event, context)
+        except Exception:
+            # Like API Gateway: a failing integration is an error for the client, not a crash.
+            logger.exception("%s integration failed", route)
+            return {"statusCode": 500}
+        return result if isinstance(result, dict) else {"statusCode": 200}
+
+    def _request_context(
+        self, route: str, event_type: str, live: LiveConnection, **extra: Any
+    ) -> dict[str, Any]:
+        now = datetime.now(UTC)
+        return {
+            "routeKey": route,
+            "eventType": event_type,
+            "extendedRequestId": uuid.uuid4().hex,
+            "requestTime": now.strftime("%d/%b/%Y:%H:%M:%S +0000"),
+            "messageDirection": "IN",
+            "stage": self.stage,
+            "connectedAt": int(live.connected_at.timestamp() * 1000),
+            "requestTimeEpoch": int(now.timestamp() * 1000),
+            "identity": {"sourceIp": live.source_ip, "userAgent": live.user_agent},
+            "requestId": uuid.uuid4().hex,
+            "domainName": f"{self.host}:{self.port}",
+            "connectionId": live.connection_id,
+            "apiId": API_ID,
+            **extra,
+        }
+
+    async def _process_request(
+        self, websocket: ServerConnection, request: Request
+    ) -> Response | None:
+        # Enforce the per-frame limit on this connection's parser.
+        websocket.protocol.__class__ = _FrameLimitedProtocol
+        websocket.protocol.frame_limit = self.limits.frame_bytes  # type: ignore[attr-defined]
+        path = request.path.split("?", 1)[0]
+        match = PATH.match(path)
+        if match is None:
+            return websocket.respond(404, "Not Found: connect to /ocpp/<chargePointId>\n")
+        peer = websocket.remote_address
+        live = LiveConnection(
+            connection_id=_new_connection_id(),
+            websocket=websocket,
+            source_ip=peer[0] if peer else "127.0.0.1",
+            user_agent=request.headers.get("User-Agent", ""),
+            connected_at=datetime.now(UTC),
+        )
+        headers = dict(request.headers.raw_items())
+        multi: dict[str, list[str]] = {}
+        for name, value in request.headers.raw_items():
+            multi.setdefault(name, []).append(value)
+        charge_point_id = unquote(match.group(1))
+        event = {
+            "headers": headers,
+            "multiValueHeaders": multi,
+            "queryStringParameters": {"chargePointId": charge_point_id},
+            "multiValueQueryStringParameters": {"chargePointId": [charge_point_id]},
+            "requestContext": self._request_context("$connect", "CONNECT", live),
+            "isBase64Encoded": False,
+        }
+        result = await self._invoke("$connect", event)
+        status = int(result.get("statusCode", 500))
+        if status != 200:
+            return websocket.respond(status, _reason(status) + "\n")
+        response_headers = Headers(result.get("headers") or {})
+        live.subprotocol = response_headers.get("Sec-WebSocket-Protocol")
+        self._pending[id(websocket)] = live
+        return None
+
+    def _select_subprotocol(self, websocket: ServerConnection, offered: Any) -> Any:
+        live = self._pending.get(id(websocket))
+        if live is None or live.subprotocol not in offered:
+            return None
+        return live.subprotocol
+
+    async def _serve_connection(self, websocket: ServerConnection) -> None:
+        live = self._pending.pop(id(websocket))
+        self.connections[live.connection_id] = live
+        watchdog = asyncio.create_task(self._watch_limits(live))
+        try:
+            async for message in websocket:
+                live.last_active = time.monotonic()
+                live.last_active_at = datetime.now(UTC)
+                await self._on_message(live, message)
+        except ConnectionClosed:
+            pass
+        finally:
+            watchdog.cancel()
+            del self.connections[live.connection_id]
+            await self._on_close(live)
+
+    async def _on_message(self, live: LiveConnection, message: str | bytes) -> None:
+        if isinstance(message, bytes):
+            body, binary = base64.b64encode(message).decode(), True
+        else:
+            body, binary = message, False
+        event = {
+            "requestContext": self._request_context(
+                "$default", "MESSAGE", live, messageId=uuid.uuid4().hex[:16]
+            ),
+            "body": body,
+            "isBase64Encoded": binary,
+        }
+        result = await self._invoke("$default", event)
+        # Route response: API Gateway sends the integration's body back on the socket.
+        reply = result.get("body")
+        if reply is not None:
+            await live.websocket.send(reply)
+
+    async def _on_close(self, live: LiveConnection) -> None:
+        code, reason = live.closed_by_gateway or _close_of(live.websocket)
+        event = {
+            "headers": {"Host": f"{self.host}:{self.port}"},
+            "requestContext": self._request_context(
+                "$disconnect",
+                "DISCONNECT",
+                live,
+                disconnectStatusCode=code,
+                disconnectReason=reason,
+            ),
+            "isBase64Encoded": False,
+        }
+        await self._invoke("$disconnect", event)
+
+    async def _watch_limits(self, live: LiveConnection) -> None:
+        deadline = time.monotonic() + self.limits.max_duration
+        while True:
+            idle_until = live.last_active + self.limits.idle_timeout
+            wake = min(idle_until, deadline)
+            await asyncio.sleep(max(0.0, wake - time.monotonic()))
+            now = time.monotonic()
+            if now >= deadline:
+                await self.close(live.connection_id, 1001, "Going away: maximum duration")
+                return
+            if now >= live.last_active + self.limits.idle_timeout:
+                await self.close(live.connection_id, 1001, "Going away: idle timeout")
+                return
+
+    # --- the @connections API, called from management.py on this loop ---
+
+    async def post(self, connection_id: str, data: bytes) -> bool:
+        live = self.connections.get(connection_id)
+        if live is None:
+            return False
+        try:
+            text = data.decode("utf-8")
+        except UnicodeDecodeError:
+            await live.websocket.send(data)
+        else:
+            await live.websocket.send(text)
+        return True
+
+    async def close(self, connection_id: str, code: int = 1000, reason: str = "") -> bool:
+        live = self.connections.get(connection_id)
+        if live is None:
+            return False
+        live.closed_by_gateway = (code, reason)
+        await live.websocket.close(code, reason)
+        return True
+
+
+def _new_connection_id() -> str:
+    # API Gateway's ids look like "L0SM9cOFvHcCIhw=": base64 of 10 random bytes.
+    return base64.b64encode(secrets.token_bytes(10)).decode()
+
+
+def _close_of(websocket: ServerConnection) -> tuple[int, str]:
+    received = websocket.protocol.close_rcvd or websocket.protocol.close_sent
+    if received is None:
+        return 1006, "Connection closed abnormally"
+    return int(received.code), received.reason
+
+
+def _reason(status: int) -> str:
+    return {400: "Bad Request", 401: "Unauthorized", 403: "Forbidden", 404: "Not Found"}.get(
+        status, "Internal Server Error"
+    )

@@ -1,0 +1,113 @@
+"""The local HTTP side of the gateway: API Gateway's @connections management API.
+
+POST   /@connections/{id}   send data to the connection (410 GoneException if unknown)
+GET    /@connections/{id}   ConnectedAt, Identity, LastActiveAt
+DELETE /@connections/{id}   close the connection
+Any path prefix (a stage) before /@connections is accepted, as boto3 keeps the
+endpoint URL's path.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import re
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import unquote
+
+from csms_local.gateway import WebSocketGateway
+
+logger = logging.getLogger("csms_local.management")
+
+_CONNECTIONS = re.compile(r"^(?:/[^@]*)?/@connections/([^/?]+)$")
+_CALL_TIMEOUT = 10.0
+
+
+class ManagementServer:
+    def __init__(self, gateway: WebSocketGateway, host: str = "127.0.0.1", port: int = 3000):
+        self._gateway = gateway
+        self._httpd = ThreadingHTTPServer((host, port), self._handler_class())
+        self._httpd.daemon_threads = True
+        self.port: int = self._httpd.server_address[1]
+        self._thread = threading.Thread(target=self._httpd.serve_forever, daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._httpd.shutdown()
+        self._httpd.server_close()
+
+    def _call(self, coroutine: Any) -> Any:
+        loop = self._gateway.loop
+        assert loop is not None, "start the gateway before the management server"
+        return asyncio.run_coroutine_threadsafe(coroutine, loop).result(_CALL_TIMEOUT)
+
+    def _handler_class(self) -> type[BaseHTTPRequestHandler]:
+        server = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, format: str, *args: Any) -> None:
+                logger.debug(format, *args)
+
+            def _connection_id(self) -> str | None:
+                match = _CONNECTIONS.match(self.path.split("?", 1)[0])
+                return unquote(match.group(1)) if match else None
+
+            def _send(
+                self, status: int, body: dict[str, Any] | None = None, error_type: str | None = None
+            ) -> None:
+                data = json.dumps(body).encode() if body is not None else b""
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                if error_type:
+                    # boto3 maps this header onto client.exceptions.<error_type>.
+                    self.send_header("x-amzn-ErrorType", error_type)
+                self.end_headers()
+                self.wfile.write(data)
+
+            def _gone(self) -> None:
+                self._send(410, {"message": "Gone"}, "GoneException")
+
+            def do_POST(self) -> None:
+                connection_id = self._connection_id()
+                length = int(self.headers.get("Content-Length") or 0)
+                data = self.rfile.read(length)
+                if connection_id is None:
+                    self._send(404, {"message": "Not Found"})
+                elif len(data) > server._gateway.limits.message_bytes:
+                    self._send(413, {"message": "Payload too large"}, "PayloadTooLargeException")
+                elif server._call(server._gateway.post(connection_id, data)):
+                    self._send(200)
+                else:
+                    self._gone()
+
+            def do_GET(self) -> None:
+                connection_id = self._connection_id()
+                live = server._gateway.connections.get(connection_id or "")
+                if live is None:
+                    self._gone()
+                    return
+                self._send(
+                    200,
+                    {
+                        "ConnectedAt": live.connected_at.isoformat(),
+                        "Identity": {"SourceIp": live.source_ip, "UserAgent": live.user_agent},
+                        "LastActiveAt": live.last_active_at.isoformat(),
+                    },
+                )
+
+            def do_DELETE(self) -> None:
+                connection_id = self._connection_id()
+                if connection_id and server._call(server._gateway.close(connection_id)):
+                    self._send(204)
+                else:
+                    self._gone()
+
+        return Handler

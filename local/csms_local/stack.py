@@ -1,0 +1,218 @@
+"""`make run`: the whole CSMS on one machine, no Docker, no AWS account."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import os
+import secrets
+import signal
+import socket
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from csms_local import services
+from csms_local.gateway import GatewayLimits, WebSocketGateway
+from csms_local.lambdas import load_handler
+from csms_local.management import ManagementServer
+
+logger = logging.getLogger("csms_local")
+
+DEMO_TENANT = "demo"
+DEMO_CHARGE_POINT = "DEMO-CP-1"
+DEMO_ID_TAG = "DEMO-TAG-1"
+
+
+@dataclass(frozen=True)
+class StackConfig:
+    """Every value can be changed with the environment variable named in from_env."""
+
+    ws_port: int = 9000
+    http_port: int = 3000
+    redis_port: int = 6379
+    mongo_port: int = 27017
+    mqtt_port: int = 1883
+    aws_port: int = 4566
+    data_dir: Path = Path(".local")
+    idle_timeout: float = 600.0
+    max_duration: float = 7200.0
+
+    @classmethod
+    def from_env(cls) -> StackConfig:
+        env = os.environ
+        d = cls()
+        return cls(
+            ws_port=int(env.get("LOCAL_WS_PORT", d.ws_port)),
+            http_port=int(env.get("LOCAL_HTTP_PORT", d.http_port)),
+            redis_port=int(env.get("LOCAL_REDIS_PORT", d.redis_port)),
+            mongo_port=int(env.get("LOCAL_MONGO_PORT", d.mongo_port)),
+            mqtt_port=int(env.get("LOCAL_MQTT_PORT", d.mqtt_port)),
+            aws_port=int(env.get("LOCAL_AWS_PORT", d.aws_port)),
+            data_dir=Path(env.get("LOCAL_DATA_DIR", str(d.data_dir))),
+            idle_timeout=float(env.get("LOCAL_WS_IDLE_TIMEOUT", d.idle_timeout)),
+            max_duration=float(env.get("LOCAL_WS_MAX_DURATION", d.max_duration)),
+        )
+
+    def handler_environment(self) -> dict[str, str]:
+        """What the Lambda handlers read on AWS, pointed at the local servers."""
+        return {
+            "MONGODB_URI": f"mongodb://127.0.0.1:{self.mongo_port}",
+            "REDIS_URL": f"redis://127.0.0.1:{self.redis_port}/0",
+            "WEBSOCKET_MANAGEMENT_ENDPOINT": f"http://127.0.0.1:{self.http_port}",
+            "AWS_ENDPOINT_URL": f"http://127.0.0.1:{self.aws_port}",
+            "MQTT_URL": f"mqtt://127.0.0.1:{self.mqtt_port}",
+            "AWS_REGION": "us-east-1",
+            "AWS_DEFAULT_REGION": "us-east-1",
+            # moto accepts any credentials; these are not secrets.
+            "AWS_ACCESS_KEY_ID": "local",
+            "AWS_SECRET_ACCESS_KEY": "local",
+            "POWERTOOLS_SERVICE_NAME": "csms",
+            "POWERTOOLS_METRICS_NAMESPACE": "csms-local",
+        }
+
+
+def apply_local_environment(config: StackConfig) -> None:
+    for key, value in config.handler_environment().items():
+        os.environ.setdefault(key, value)
+    secret_file = config.data_dir / "jwt-secret"
+    if not secret_file.exists():
+        secret_file.parent.mkdir(parents=True, exist_ok=True)
+        secret_file.write_text(secrets.token_urlsafe(32))
+        secret_file.chmod(0o600)
+    os.environ.setdefault("JWT_SECRET", secret_file.read_text().strip())
+
+
+def seed_demo(config: StackConfig) -> dict[str, Any]:
+    """On first start: a demo tenant, charge point and id tag; later starts reuse them."""
+    from csms_local.admin import Admin
+
+    record = config.data_dir / "demo.json"
+    admin = Admin(os.environ["MONGODB_URI"])
+    if record.exists() and admin.directory.get_charge_point(DEMO_CHARGE_POINT) is not None:
+        demo: dict[str, Any] = json.loads(record.read_text())
+        return demo
+    if admin.directory.get_tenant(DEMO_TENANT) is None:
+        admin.create_tenant(DEMO_TENANT, "Demo operator")
+    if admin.directory.get_charge_point(DEMO_CHARGE_POINT) is None:
+        cp = admin.add_charge_point(DEMO_TENANT, DEMO_CHARGE_POINT, None)
+    else:
+        cp = admin.set_password(DEMO_CHARGE_POINT, None)
+    admin.add_id_tag(DEMO_TENANT, DEMO_ID_TAG, "Accepted", None, None)
+    demo = {
+        "tenant_id": DEMO_TENANT,
+        "charge_point_id": DEMO_CHARGE_POINT,
+        "password": cp["password"],
+        "id_tag": DEMO_ID_TAG,
+    }
+    record.write_text(json.dumps(demo, indent=2))
+    record.chmod(0o600)
+    return demo
+
+
+def _ensure_free(name: str, port: int) -> None:
+    with socket.socket() as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            s.bind(("127.0.0.1", port))
+        except OSError:
+            raise SystemExit(
+                f"port {port} ({name}) is in use; stop what uses it or set another port "
+                "(see README, Configuration)"
+            ) from None
+
+
+def start_services(config: StackConfig) -> list[services.Server]:
+    logs = config.data_dir / "logs"
+    wanted = [
+        services.redis(config.redis_port, config.data_dir / "redis", logs / "redis.log"),
+        services.mongo(config.mongo_port, config.data_dir / "mongodb", logs / "mongodb.log"),
+        services.mqtt(config.mqtt_port, config.data_dir / "mqtt", logs / "mqtt.log"),
+        services.moto(config.aws_port, logs / "aws.log"),
+    ]
+    for name, port in [("WebSocket", config.ws_port), ("HTTP", config.http_port)] + [
+        (s.name, s.port) for s in wanted
+    ]:
+        _ensure_free(name, port)
+    started: list[services.Server] = []
+    try:
+        for server in wanted:
+            print(f"  starting {server.name:8} on 127.0.0.1:{server.port}", flush=True)
+            started.append(server.start())
+    except Exception:
+        stop_services(started)
+        raise
+    return started
+
+
+def stop_services(started: list[services.Server]) -> None:
+    for server in reversed(started):
+        server.stop()
+
+
+async def serve_gateway(config: StackConfig, stop: asyncio.Event) -> None:
+    gateway = WebSocketGateway(
+        connect=load_handler("ws_connect"),
+        default=load_handler("ws_message"),
+        disconnect=load_handler("ws_disconnect"),
+        port=config.ws_port,
+        limits=GatewayLimits(idle_timeout=config.idle_timeout, max_duration=config.max_duration),
+    )
+    await gateway.start()
+    management = ManagementServer(gateway, port=config.http_port)
+    management.start()
+    try:
+        await stop.wait()
+    finally:
+        management.stop()
+        await gateway.stop()
+
+
+def banner(config: StackConfig, demo: dict[str, Any]) -> str:
+    url = f"ws://127.0.0.1:{config.ws_port}/ocpp/{demo['charge_point_id']}"
+    return "\n".join(
+        [
+            "",
+            "CSMS local stack is up.",
+            f"  Charge point URL : {url}",
+            "  Subprotocol      : ocpp1.6",
+            f"  Basic auth       : user {demo['charge_point_id']}  password {demo['password']}",
+            f"  Accepted id tag  : {demo['id_tag']}",
+            f"  Tenant           : {demo['tenant_id']}",
+            f"  @connections API : http://127.0.0.1:{config.http_port}/@connections/<id>",
+            f"  MongoDB          : mongodb://127.0.0.1:{config.mongo_port}  "
+            f"(database ocpp_tenant_{demo['tenant_id']})",
+            f"  Redis            : redis://127.0.0.1:{config.redis_port}",
+            f"  MQTT             : mqtt://127.0.0.1:{config.mqtt_port}",
+            f"  AWS APIs (moto)  : http://127.0.0.1:{config.aws_port}",
+            f"  Logs             : {config.data_dir / 'logs'}",
+            "Press Ctrl-C to stop.",
+            "",
+        ]
+    )
+
+
+def run() -> int:
+    logging.basicConfig(level=os.environ.get("LOG_LEVEL", "WARNING"))
+    config = StackConfig.from_env()
+    config.data_dir.mkdir(parents=True, exist_ok=True)
+    apply_local_environment(config)
+    print("Starting the CSMS local stack", flush=True)
+    started = start_services(config)
+    try:
+        demo = seed_demo(config)
+        print(banner(config, demo), flush=True)
+        asyncio.run(_main(config))
+    finally:
+        print("Stopping the local stack", flush=True)
+        stop_services(started)
+    return 0
+
+
+async def _main(config: StackConfig) -> None:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    await serve_gateway(config, stop)
