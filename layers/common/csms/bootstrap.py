@@ -135,3 +135,10 @@ def connect_service() -> ConnectService:
         supported_subprotocols=SUPPORTED_SUBPROTOCOLS,
         clock=utc_now,
     )
+
+
+def reset() -> None:
+    """Forget every wired object, so the next call re-reads the environment (tests)."""
+    for factory in (settings, _redis, _mongo, directory, tenant_store, connection_registry,
+                    pending_calls, replay_cache, message_service, connect_service):
+        factory.cache_clear()

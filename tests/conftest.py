@@ -1,0 +1,65 @@
+"""Real servers for the tests: Redis and a MongoDB-wire server (SecantusDB), started once
+per test process on ports the kernel picks, so parallel runs never collide."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+
+import pytest
+import redis as redis_lib
+from pymongo import MongoClient
+
+from csms.adapters import mongo as mongo_adapter
+from csms.adapters import redis_state
+from csms_local import services
+
+
+@pytest.fixture(scope="session")
+def redis_server() -> Iterator[services.Server]:
+    server = services.redis(services.free_port()).start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def mongo_server() -> Iterator[services.Server]:
+    server = services.mongo(services.free_port()).start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def redis_url(redis_server: services.Server) -> str:
+    return f"redis://127.0.0.1:{redis_server.port}/0"
+
+
+@pytest.fixture(scope="session")
+def mongodb_uri(mongo_server: services.Server) -> str:
+    return f"mongodb://127.0.0.1:{mongo_server.port}"
+
+
+@pytest.fixture
+def redis_client(redis_url: str) -> Iterator[redis_lib.Redis]:
+    client = redis_state.connect(redis_url)
+    yield client
+    client.close()
+
+
+@pytest.fixture(scope="session")
+def mongo_client(mongodb_uri: str) -> Iterator[MongoClient]:
+    client = mongo_adapter.connect(mongodb_uri)
+    yield client
+    client.close()
+
+
+@pytest.fixture
+def key_prefix() -> str:
+    """A Redis key prefix no other test shares."""
+    return f"test-{uuid.uuid4().hex[:12]}"
+
+
+@pytest.fixture
+def tenant_id() -> str:
+    """A tenant (and so a database) no other test shares."""
+    return f"t{uuid.uuid4().hex[:12]}"

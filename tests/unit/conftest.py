@@ -1,0 +1,74 @@
+"""Services wired to in-memory adapters: fast, no network, same ports as production."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+import pytest
+
+from csms.adapters.memory import (
+    MemoryConnectionRegistry,
+    MemoryDirectory,
+    MemoryGateway,
+    MemoryPendingCalls,
+    MemoryReplayCache,
+    MemoryTenantStore,
+)
+from csms.domain.model import ConnectionInfo
+from csms.protocol import v16
+from csms.protocol.router import Router
+from csms.protocol.schemas import SchemaSet, ocpp_schema_dir
+from csms.protocol.v16.central_system import CentralSystem16
+from csms.services.charging import ChargingService
+from csms.services.connect import ConnectService
+from csms.services.messages import MessageService
+
+NOW = datetime(2026, 11, 22, 12, 0, tzinfo=UTC)
+TENANT = "tenant-a"
+CP = "CP-1"
+CONNECTION = "conn-1"
+
+
+@dataclass
+class World:
+    registry: MemoryConnectionRegistry
+    replay: MemoryReplayCache
+    pending: MemoryPendingCalls
+    store: MemoryTenantStore
+    directory: MemoryDirectory
+    gateway: MemoryGateway
+    messages: MessageService
+    connect: ConnectService
+
+    @property
+    def tenant(self):
+        return self.store.for_tenant(TENANT)
+
+    def send(self, frame, connection_id: str = CONNECTION):
+        """Send a frame (a list or a raw string) and decode the reply."""
+        raw = frame if isinstance(frame, str) else json.dumps(frame)
+        reply = self.messages.handle(connection_id, raw)
+        return None if reply is None else json.loads(reply)
+
+    def call(self, action: str, payload: dict, unique_id: str = "m1"):
+        return self.send([2, unique_id, action, payload])
+
+
+@pytest.fixture
+def world() -> World:
+    registry = MemoryConnectionRegistry()
+    store = MemoryTenantStore()
+    schemas = SchemaSet(ocpp_schema_dir("v16"))
+    central_system = CentralSystem16(ChargingService(store), 300, lambda: NOW)
+    routers = {v16.SUBPROTOCOL: Router(v16.VERSION, schemas, central_system.handlers())}
+    replay, pending, directory, gateway = (
+        MemoryReplayCache(), MemoryPendingCalls(), MemoryDirectory(), MemoryGateway()
+    )
+    messages = MessageService(registry, replay, pending, store, routers, v16.VERSION, lambda: NOW)
+    connect = ConnectService(
+        directory, registry, store, lambda endpoint: gateway, ("ocpp1.6",), lambda: NOW
+    )
+    registry.register(ConnectionInfo(CONNECTION, CP, TENANT, "ocpp1.6", NOW))
+    return World(registry, replay, pending, store, directory, gateway, messages, connect)
