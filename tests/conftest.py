@@ -8,11 +8,10 @@ from collections.abc import Iterator
 
 import pytest
 import redis as redis_lib
-from pymongo import MongoClient
-
 from csms.adapters import mongo as mongo_adapter
 from csms.adapters import redis_state
 from csms_local import services
+from pymongo import MongoClient
 
 
 @pytest.fixture(scope="session")

@@ -7,7 +7,6 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 import pytest
-
 from csms.adapters.memory import (
     MemoryConnectionRegistry,
     MemoryDirectory,

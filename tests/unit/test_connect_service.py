@@ -3,7 +3,6 @@
 import base64
 
 import pytest
-
 from csms.domain.credentials import hash_password
 from csms.domain.model import ConnectionStatus, RegisteredChargePoint, Tenant
 from csms.services.connect import ConnectRequest, parse_basic_auth

@@ -1,5 +1,4 @@
 import pytest
-
 from csms.domain.credentials import (
     WeakPassword,
     generate_password,

@@ -1,7 +1,6 @@
 """OCPP-J framing: what parses, and which CallError every broken frame earns."""
 
 import pytest
-
 from csms.protocol.errors import ErrorKind, FrameError
 from csms.protocol.framing import Call, CallError, CallResult, parse_frame, serialize
 

@@ -3,7 +3,6 @@
 from datetime import UTC, datetime
 
 import pytest
-
 from csms.protocol import v16
 from csms.protocol.framing import Call, CallError, CallResult
 from csms.protocol.router import CallContext, Router

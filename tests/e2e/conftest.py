@@ -1,0 +1,166 @@
+"""The local gateway on real sockets, in front of the real handler functions, with real
+Redis and MongoDB behind them; charge points are the `ocpp` package's 1.6 client."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import contextlib
+import threading
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+import pytest
+import websockets
+from csms import bootstrap
+from csms_local.admin import Admin
+from csms_local.gateway import GatewayLimits, WebSocketGateway
+from csms_local.lambdas import load_handler
+from csms_local.management import ManagementServer
+from ocpp.v16 import ChargePoint
+
+PASSWORD = "e2e-password-0123456789"
+
+
+class GatewayThread:
+    """Runs a gateway and its @connections server on an event loop of their own."""
+
+    def __init__(self, limits: GatewayLimits) -> None:
+        self.gateway = WebSocketGateway(
+            connect=load_handler("ws_connect"),
+            default=load_handler("ws_message"),
+            disconnect=load_handler("ws_disconnect"),
+            port=0,
+            limits=limits,
+        )
+        self.loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(target=self.loop.run_forever, daemon=True)
+        self.management: ManagementServer | None = None
+
+    def start(self) -> GatewayThread:
+        self._thread.start()
+        asyncio.run_coroutine_threadsafe(self.gateway.start(), self.loop).result(10)
+        self.management = ManagementServer(self.gateway, port=0)
+        self.management.start()
+        return self
+
+    def stop(self) -> None:
+        if self.management:
+            self.management.stop()
+        asyncio.run_coroutine_threadsafe(self.gateway.stop(), self.loop).result(10)
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self._thread.join(10)
+
+    def url(self, charge_point_id: str) -> str:
+        return f"ws://127.0.0.1:{self.gateway.port}/ocpp/{charge_point_id}"
+
+
+@dataclass
+class Fleet:
+    """One tenant with charge points and id tags of every status, unique to the run."""
+
+    admin: Admin
+    tenant_id: str
+    suffix: str
+
+    def cp(self, name: str = "CP") -> str:
+        return f"{name}-{self.suffix}"
+
+    def add_charge_point(self, name: str = "CP") -> str:
+        cp_id = self.cp(name)
+        self.admin.add_charge_point(self.tenant_id, cp_id, PASSWORD)
+        return cp_id
+
+    @property
+    def db(self):
+        return self.admin.tenants.for_tenant(self.tenant_id).db
+
+
+@pytest.fixture(scope="module")
+def csms_env(redis_url: str, mongodb_uri: str) -> Iterator[None]:
+    patch = pytest.MonkeyPatch()
+    patch.setenv("MONGODB_URI", mongodb_uri)
+    patch.setenv("REDIS_URL", redis_url)
+    patch.setenv("REDIS_KEY_PREFIX", f"e2e-{uuid.uuid4().hex[:8]}")
+    patch.setenv("AWS_ACCESS_KEY_ID", "local")  # the local @connections API ignores these
+    patch.setenv("AWS_SECRET_ACCESS_KEY", "local")
+    patch.setenv("AWS_REGION", "us-east-1")
+    bootstrap.reset()
+    yield
+    patch.undo()
+    bootstrap.reset()
+
+
+def _start_gateway(limits: GatewayLimits, patch: pytest.MonkeyPatch) -> GatewayThread:
+    running = GatewayThread(limits).start()
+    assert running.management is not None
+    patch.setenv("WEBSOCKET_MANAGEMENT_ENDPOINT", f"http://127.0.0.1:{running.management.port}")
+    bootstrap.reset()
+    return running
+
+
+@pytest.fixture(scope="module")
+def gateway(csms_env: None) -> Iterator[GatewayThread]:
+    patch = pytest.MonkeyPatch()
+    running = _start_gateway(GatewayLimits(), patch)
+    yield running
+    running.stop()
+    patch.undo()
+
+
+@pytest.fixture(scope="module")
+def fleet(csms_env: None, mongodb_uri: str) -> Fleet:
+    admin = Admin(mongodb_uri)
+    suffix = uuid.uuid4().hex[:8]
+    tenant_id = f"e2e{suffix}"
+    admin.create_tenant(tenant_id, "E2E operator")
+    now = datetime.now(UTC)
+    admin.add_id_tag(tenant_id, "ACCEPTED", "Accepted", now + timedelta(days=30), None)
+    admin.add_id_tag(tenant_id, "BLOCKED", "Blocked", None, None)
+    admin.add_id_tag(tenant_id, "EXPIRED", "Accepted", now - timedelta(days=1), None)
+    return Fleet(admin, tenant_id, suffix)
+
+
+def basic_auth(user: str, password: str) -> dict[str, str]:
+    token = base64.b64encode(f"{user}:{password}".encode()).decode()
+    return {"Authorization": f"Basic {token}"}
+
+
+@contextlib.asynccontextmanager
+async def connected(
+    gateway: GatewayThread,
+    cp_id: str,
+    password: str = PASSWORD,
+    subprotocols: tuple[str, ...] = ("ocpp1.6",),
+) -> AsyncIterator[tuple[ChargePoint, websockets.ClientConnection]]:
+    """A real OCPP 1.6 charge point connected through the gateway."""
+    async with websockets.connect(
+        gateway.url(cp_id),
+        subprotocols=list(subprotocols),  # type: ignore[arg-type]
+        additional_headers=basic_auth(cp_id, password),
+        open_timeout=10,
+    ) as ws:
+        client = ChargePoint(cp_id, ws)
+        listener = asyncio.create_task(client.start())
+        try:
+            yield client, ws
+        finally:
+            listener.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await listener
+
+
+@contextlib.asynccontextmanager
+async def raw_socket(
+    gateway: GatewayThread, cp_id: str, **kwargs: object
+) -> AsyncIterator[websockets.ClientConnection]:
+    """A bare WebSocket (no OCPP client), to send frames the client library would not."""
+    async with websockets.connect(
+        gateway.url(cp_id),
+        subprotocols=["ocpp1.6"],  # type: ignore[list-item]
+        additional_headers=basic_auth(cp_id, PASSWORD),
+        **kwargs,  # type: ignore[arg-type]
+    ) as ws:
+        yield ws

@@ -1,0 +1,137 @@
+"""MongoDB adapters against a real MongoDB-wire server (SecantusDB)."""
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from csms.adapters.mongo import MongoDirectory, MongoTenantStore
+from csms.domain.model import (
+    AuthorizationStatus,
+    ConnectionInfo,
+    ConnectorStatus,
+    IdTag,
+    MeterValue,
+    RegisteredChargePoint,
+    StartRequest,
+    StopRequest,
+    Tenant,
+    TransactionStatus,
+)
+
+T0 = datetime(2026, 11, 22, 10, 0, tzinfo=UTC)
+
+
+@pytest.fixture
+def data(mongo_client, tenant_id):
+    tenant = MongoTenantStore(mongo_client).for_tenant(tenant_id)
+    tenant.ensure_indexes()
+    yield tenant
+    mongo_client.drop_database(tenant.db.name)
+
+
+def start(**overrides):
+    values = {"charge_point_id": "CP1", "connector_id": 1, "id_tag": "TAG",
+              "meter_start": 100, "timestamp": T0} | overrides
+    return StartRequest(**values)
+
+
+def test_each_tenant_has_its_own_database(mongo_client, tenant_id):
+    data = MongoTenantStore(mongo_client).for_tenant(tenant_id)
+    assert data.db.name == f"ocpp_tenant_{tenant_id}"
+
+
+def test_invalid_tenant_ids_are_refused(mongo_client):
+    with pytest.raises(ValueError):
+        MongoTenantStore(mongo_client).for_tenant("../admin")
+
+
+def test_transaction_ids_are_consecutive_integers_per_tenant(data):
+    first = data.transactions.start(start(), "Accepted")
+    second = data.transactions.start(start(timestamp=T0 + timedelta(minutes=1)), "Accepted")
+    assert (first.transaction_id, second.transaction_id) == (1, 2)
+
+
+def test_a_repeated_start_returns_the_first_transaction(data):
+    first = data.transactions.start(start(), "Accepted")
+    again = data.transactions.start(start(), "Accepted")
+    assert again.transaction_id == first.transaction_id
+    assert data.db["transactions"].count_documents({}) == 1
+
+
+def test_stop_stores_meter_stop_reason_and_energy(data):
+    transaction = data.transactions.start(start(), "Accepted")
+    data.transactions.stop(StopRequest("CP1", transaction.transaction_id, 5100,
+                                       T0 + timedelta(hours=1), "TAG", "Local"))
+    stored = data.db["transactions"].find_one({"_id": transaction.transaction_id})
+    assert stored["status"] == TransactionStatus.COMPLETED.value
+    assert (stored["meter_stop"], stored["energy_wh"], stored["stop_reason"]) == (5100, 5000,
+                                                                                  "Local")
+
+
+def test_a_second_stop_changes_nothing(data):
+    transaction = data.transactions.start(start(), "Accepted")
+    data.transactions.stop(StopRequest("CP1", transaction.transaction_id, 5100, T0))
+    data.transactions.stop(StopRequest("CP1", transaction.transaction_id, 9999, T0))
+    assert data.transactions.get(transaction.transaction_id).meter_stop == 5100
+
+
+def test_stop_of_another_charge_points_transaction_is_not_found(data):
+    transaction = data.transactions.start(start(), "Accepted")
+    assert data.transactions.stop(StopRequest("CP2", transaction.transaction_id, 1, T0)) is None
+
+
+def test_active_transaction_of_an_id_tag_is_found(data):
+    transaction = data.transactions.start(start(), "Accepted")
+    assert data.transactions.active_for_id_tag("TAG").transaction_id == transaction.transaction_id
+    assert data.transactions.active_for_id_tag("OTHER") is None
+
+
+def test_meter_values_stored_twice_are_stored_once(data):
+    values = [MeterValue("CP1", 1, T0, [{"value": "1"}], 7)]
+    data.meter_values.add(values)
+    data.meter_values.add(values)
+    assert data.db["meter_values"].count_documents({"transaction_id": 7}) == 1
+
+
+def test_a_newer_connector_status_wins_over_a_late_older_one(data):
+    cps = data.charge_points
+    cps.record_connector_status("CP1", ConnectorStatus(1, "Charging", "NoError", T0))
+    cps.record_connector_status(
+        "CP1", ConnectorStatus(1, "Available", "NoError", T0 - timedelta(minutes=5)))
+    doc = data.db["charge_points"].find_one({"_id": "CP1"})
+    assert doc["connectors"]["1"]["status"] == "Charging"
+    cps.record_connector_status(
+        "CP1", ConnectorStatus(1, "Finishing", "NoError", T0 + timedelta(minutes=5)))
+    doc = data.db["charge_points"].find_one({"_id": "CP1"})
+    assert doc["connectors"]["1"]["status"] == "Finishing"
+
+
+def test_id_tags_round_trip_with_expiry_and_parent(data):
+    tag = IdTag("TAG", AuthorizationStatus.ACCEPTED, T0, "PARENT")
+    data.id_tags.put(tag)
+    assert data.id_tags.get("TAG") == tag
+    assert data.id_tags.get("NONE") is None
+
+
+def test_sessions_record_connect_and_disconnect(data):
+    data.sessions.opened(ConnectionInfo("c1", "CP1", "t", "ocpp1.6", T0), "10.1.1.1")
+    data.sessions.closed("c1", T0 + timedelta(hours=1), 1000, "bye")
+    doc = data.db["sessions"].find_one({"_id": "c1"})
+    assert (doc["connected_at"], doc["close_code"], doc["source_ip"]) == (T0, 1000, "10.1.1.1")
+
+
+def test_the_message_log_keeps_every_entry(data):
+    data.messages.record([{"message_id": "1", "direction": "in"},
+                          {"message_id": "1", "direction": "out"}])
+    assert data.db["ocpp_messages"].count_documents({"message_id": "1"}) == 2
+
+
+def test_directory_registers_tenants_and_charge_points(mongo_client, tenant_id):
+    directory = MongoDirectory(mongo_client, database=f"global_{tenant_id}")
+    directory.create_tenant(Tenant(tenant_id, "Acme"))
+    directory.add_charge_point(RegisteredChargePoint("CP1", tenant_id, "hash"))
+    assert directory.get_tenant(tenant_id) == Tenant(tenant_id, "Acme")
+    assert directory.get_charge_point("CP1").tenant_id == tenant_id
+    assert directory.set_charge_point_enabled("CP1", False)
+    assert directory.get_charge_point("CP1").enabled is False
+    assert not directory.set_charge_point_enabled("NOPE", False)
+    mongo_client.drop_database(f"global_{tenant_id}")

@@ -1,0 +1,100 @@
+"""Redis adapters against a real redis-server."""
+
+import time
+from datetime import UTC, datetime
+
+import pytest
+from csms.adapters.redis_state import (
+    RedisConnectionRegistry,
+    RedisPendingCalls,
+    RedisReplayCache,
+)
+from csms.domain.model import ConnectionInfo
+
+NOW = datetime(2026, 11, 22, tzinfo=UTC)
+
+
+@pytest.fixture
+def registry(redis_client, key_prefix):
+    return RedisConnectionRegistry(redis_client, key_prefix, ttl_seconds=60)
+
+
+@pytest.fixture
+def pending(redis_client, key_prefix):
+    return RedisPendingCalls(redis_client, key_prefix, ttl_seconds=30)
+
+
+def connection(connection_id, cp="CP1"):
+    return ConnectionInfo(connection_id, cp, "tenant-a", "ocpp1.6", NOW)
+
+
+def test_a_registered_connection_is_found_both_ways(registry):
+    assert registry.register(connection("c1")) is None
+    assert registry.lookup("c1") == connection("c1")
+    assert registry.connection_of("CP1") == "c1"
+
+
+def test_registering_again_returns_the_replaced_connection(registry):
+    registry.register(connection("c1"))
+    assert registry.register(connection("c2")) == "c1"
+    assert registry.connection_of("CP1") == "c2"
+
+
+def test_unregistering_the_current_connection_removes_both_keys(registry):
+    registry.register(connection("c1"))
+    assert registry.unregister(connection("c1")) is True
+    assert registry.lookup("c1") is None and registry.connection_of("CP1") is None
+
+
+def test_unregistering_a_replaced_connection_keeps_the_new_one(registry):
+    registry.register(connection("c1"))
+    registry.register(connection("c2"))
+    assert registry.unregister(connection("c1")) is False
+    assert registry.connection_of("CP1") == "c2"
+    assert registry.lookup("c2") is not None
+
+
+def test_registry_keys_expire(registry, redis_client, key_prefix):
+    registry.register(connection("c1"))
+    assert 0 < redis_client.ttl(f"{key_prefix}:conn:c1") <= 60
+    assert 0 < redis_client.ttl(f"{key_prefix}:cp:CP1") <= 60
+
+
+def test_pending_calls_live_in_one_hash_per_charge_point(pending, redis_client, key_prefix):
+    pending.add("CP1", "m1", '[2,"m1","Reset",{}]')
+    pending.add("CP1", "m2", '[2,"m2","ClearCache",{}]')
+    assert redis_client.hgetall(f"{key_prefix}:pending:CP1") == {
+        "m1": '[2,"m1","Reset",{}]', "m2": '[2,"m2","ClearCache",{}]'}
+    assert 0 < redis_client.ttl(f"{key_prefix}:pending:CP1") <= 30
+
+
+def test_pending_get_has_delete(pending):
+    pending.add("CP1", "m1", "req")
+    assert pending.get("CP1", "m1") == "req" and pending.has("CP1", "m1")
+    assert pending.delete("CP1", "m1") is True
+    assert pending.get("CP1", "m1") is None and not pending.has("CP1", "m1")
+    assert pending.delete("CP1", "m1") is False
+
+
+def test_pending_clear_forgets_only_that_charge_point(pending):
+    pending.add("CP1", "m1", "a")
+    pending.add("CP2", "m1", "b")
+    pending.clear("CP1")
+    assert pending.get("CP1", "m1") is None and pending.get("CP2", "m1") == "b"
+
+
+def test_pending_calls_expire_after_their_ttl(redis_client, key_prefix):
+    short = RedisPendingCalls(redis_client, key_prefix, ttl_seconds=1)
+    short.add("CP1", "m1", "req")
+    deadline = time.monotonic() + 5
+    while short.has("CP1", "m1") and time.monotonic() < deadline:
+        time.sleep(0.05)  # polling Redis: expiry raises no event to await
+    assert not short.has("CP1", "m1")
+
+
+def test_replay_cache_returns_the_stored_reply(redis_client, key_prefix):
+    cache = RedisReplayCache(redis_client, key_prefix, ttl_seconds=600)
+    assert cache.get("CP1", "m1") is None
+    cache.put("CP1", "m1", '[3,"m1",{}]')
+    assert cache.get("CP1", "m1") == '[3,"m1",{}]'
+    assert cache.get("CP2", "m1") is None
