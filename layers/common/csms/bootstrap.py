@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 from functools import cache
 from typing import TYPE_CHECKING, Any
 
-from csms.config import Settings
+from csms.config import Settings, mongodb_uri_from_secret
 from csms.ports import ConnectionGateway
 from csms.protocol import v16
 from csms.protocol.router import Router
@@ -53,7 +53,20 @@ def _redis() -> Any:
 def _mongo() -> Any:
     from csms.adapters import mongo
 
-    return mongo.connect(settings().mongodb_uri)
+    return mongo.connect(_mongodb_uri())
+
+
+def _mongodb_uri() -> str:
+    s = settings()
+    if not s.mongodb_secret_arn:
+        return s.mongodb_uri
+    import json
+
+    import boto3  # only on AWS, once per container
+
+    client = boto3.client("secretsmanager", region_name=s.aws_region)
+    secret = json.loads(client.get_secret_value(SecretId=s.mongodb_secret_arn)["SecretString"])
+    return mongodb_uri_from_secret(secret, s.mongodb_tls_ca_file)
 
 
 @cache

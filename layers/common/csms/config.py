@@ -10,6 +10,9 @@ from dataclasses import dataclass
 @dataclass(frozen=True)
 class Settings:
     mongodb_uri: str = "mongodb://127.0.0.1:27017"
+    # On AWS the URI comes from Secrets Manager instead (see mongodb_uri_from_secret).
+    mongodb_secret_arn: str | None = None
+    mongodb_tls_ca_file: str = "/opt/python/global-bundle.pem"
     redis_url: str = "redis://127.0.0.1:6379/0"
     redis_key_prefix: str = "csms"
     pending_call_ttl_seconds: int = 30
@@ -27,6 +30,8 @@ class Settings:
         defaults = cls()
         return cls(
             mongodb_uri=env.get("MONGODB_URI", defaults.mongodb_uri),
+            mongodb_secret_arn=None if "MONGODB_URI" in env else env.get("MONGODB_SECRET_ARN"),
+            mongodb_tls_ca_file=env.get("MONGODB_TLS_CA_FILE", defaults.mongodb_tls_ca_file),
             redis_url=env.get("REDIS_URL", defaults.redis_url),
             redis_key_prefix=env.get("REDIS_KEY_PREFIX", defaults.redis_key_prefix),
             pending_call_ttl_seconds=int(
@@ -42,3 +47,19 @@ class Settings:
             websocket_management_endpoint=env.get("WEBSOCKET_MANAGEMENT_ENDPOINT") or None,
             aws_region=env.get("AWS_REGION") or env.get("AWS_DEFAULT_REGION") or None,
         )
+
+
+def mongodb_uri_from_secret(secret: Mapping[str, object], tls_ca_file: str) -> str:
+    """A secret holding {"uri": ...}, or DocumentDB's attached {host, port, username,
+    password}, turned into a connection string (TLS on, retryable writes off)."""
+    from urllib.parse import quote_plus
+
+    if "uri" in secret:
+        return str(secret["uri"])
+    user = quote_plus(str(secret["username"]))
+    password = quote_plus(str(secret["password"]))
+    return (
+        f"mongodb://{user}:{password}@{secret['host']}:{secret.get('port', 27017)}/"
+        f"?tls=true&tlsCAFile={tls_ca_file}&replicaSet=rs0"
+        "&readPreference=secondaryPreferred&retryWrites=false"
+    )
