@@ -20,7 +20,7 @@ run: $(STAMP)
 
 test: $(STAMP)
 	$(BIN)/ruff check .
-	$(BIN)/mypy layers/common local functions
+	$(BIN)/mypy layers/common local functions bench
 	$(BIN)/pytest -q -n 2 --dist loadfile
 
 test-unit: $(STAMP)
@@ -30,7 +30,7 @@ lint: $(STAMP)
 	$(BIN)/ruff check .
 
 typecheck: $(STAMP)
-	$(BIN)/mypy layers/common local functions
+	$(BIN)/mypy layers/common local functions bench
 
 template-check: $(STAMP)
 	$(BIN)/cfn-lint template.yaml

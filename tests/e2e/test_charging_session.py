@@ -89,10 +89,12 @@ async def test_authorize_answers_each_tag_status(gateway, fleet, id_tag, status)
 
 async def test_a_reconnect_replaces_the_old_connection(gateway, fleet):
     cp_id = fleet.add_charge_point("RECONNECT")
-    async with connected(gateway, cp_id) as (_, first_ws):
-        async with connected(gateway, cp_id) as (second, _):
-            await asyncio.wait_for(first_ws.wait_closed(), 10)
-            assert (await second.call(call.Heartbeat())).current_time
+    async with (
+        connected(gateway, cp_id) as (_, first_ws),
+        connected(gateway, cp_id) as (second, _),
+    ):
+        await asyncio.wait_for(first_ws.wait_closed(), 10)
+        assert (await second.call(call.Heartbeat())).current_time
     assert first_ws.close_code == 1000
 
 
