@@ -35,8 +35,12 @@ def invoke(function: str, event_file: Path) -> dict[str, object]:
 def _fill_demo(text: str, demo: dict[str, str]) -> str:
     import base64
 
-    credentials = f"{demo['charge_point_id']}:{demo['password']}".encode()
-    values = dict(demo, authorization="Basic " + base64.b64encode(credentials).decode())
+    def basic(password: str) -> str:
+        credentials = f"{demo['charge_point_id']}:{password}".encode()
+        return "Basic " + base64.b64encode(credentials).decode()
+
+    values = dict(demo, authorization=basic(demo["password"]),
+                  wrong_authorization=basic("not-the-password-0000"))
     for key, value in values.items():
         text = text.replace("{{demo." + key + "}}", value)
     return text

@@ -94,12 +94,14 @@ class ManagementServer:
                 if live is None:
                     self._gone()
                     return
+                # Wire names are camelCase; boto3 presents them as ConnectedAt etc.
+                identity = {"sourceIp": live.source_ip, "userAgent": live.user_agent}
                 self._send(
                     200,
                     {
-                        "ConnectedAt": live.connected_at.isoformat(),
-                        "Identity": {"SourceIp": live.source_ip, "UserAgent": live.user_agent},
-                        "LastActiveAt": live.last_active_at.isoformat(),
+                        "connectedAt": live.connected_at.isoformat(),
+                        "identity": identity,
+                        "lastActiveAt": live.last_active_at.isoformat(),
                     },
                 )
 

@@ -46,6 +46,7 @@ class MessageService:
         try:
             connection = self._registry.lookup(connection_id)
             if connection is None:
+                unique_id = _unique_id_of(raw)
                 raise OcppError(ErrorKind.SECURITY_ERROR, "Connection is not registered; reconnect")
             router = self._routers[connection.subprotocol]
             version = router.version
@@ -69,7 +70,7 @@ class MessageService:
             unavailable = OcppError(
                 ErrorKind.INTERNAL_ERROR, "Central System temporarily unavailable"
             )
-            return serialize(version.call_error(unique_id, unavailable))
+            return serialize(version.call_error(_unique_id_of(raw), unavailable))
 
     def _on_call(
         self, connection: ConnectionInfo, router: Router, call: Call, received_at: datetime
@@ -163,3 +164,10 @@ def _action_of(request: str | None) -> str | None:
     except FrameError:
         return None
     return frame.action if isinstance(frame, Call) else None
+
+
+def _unique_id_of(raw: str) -> str:
+    try:
+        return parse_frame(raw).unique_id
+    except FrameError as error:
+        return error.unique_id

@@ -1,0 +1,104 @@
+"""`csms-local invoke` on the sample events and `csms-admin`, against real servers."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import uuid
+from pathlib import Path
+
+import jwt
+import pytest
+from csms import bootstrap
+from csms_local import admin as admin_cli
+from csms_local.cli import invoke
+
+EVENTS = Path(__file__).resolve().parents[2] / "events"
+
+
+@pytest.fixture
+def local_stack_env(tmp_path, monkeypatch, redis_url, mongodb_uri, key_prefix):
+    """The environment `make run` gives the handlers, pointed at this run's servers."""
+    monkeypatch.setenv("MONGODB_URI", mongodb_uri)
+    monkeypatch.setenv("REDIS_URL", redis_url)
+    monkeypatch.setenv("REDIS_KEY_PREFIX", key_prefix)
+    monkeypatch.setenv("LOCAL_DATA_DIR", str(tmp_path))
+    monkeypatch.setenv("WEBSOCKET_MANAGEMENT_ENDPOINT", "http://127.0.0.1:9")
+    monkeypatch.setenv("JWT_SECRET", "test-secret-" + uuid.uuid4().hex)
+    bootstrap.reset()
+    yield tmp_path
+    bootstrap.reset()
+
+
+@pytest.fixture
+def demo(local_stack_env, tenant_id):
+    suffix = uuid.uuid4().hex[:8]
+    assert admin_cli.main(["tenant", "create", "--id", tenant_id, "--name", "Demo"]) == 0
+    cp = admin_cli.run(["charge-point", "add", "--tenant", tenant_id, "--id", f"CP-{suffix}"])
+    admin_cli.run(["id-tag", "add", "--tenant", tenant_id, "--id-tag", "TAG-1"])
+    record = {"tenant_id": tenant_id, "charge_point_id": cp["charge_point_id"],
+              "password": cp["password"], "id_tag": "TAG-1"}
+    (local_stack_env / "demo.json").write_text(json.dumps(record))
+    return record
+
+
+def test_sample_events_run_a_session_through_the_handlers(demo):
+    assert invoke("ws_connect", EVENTS / "ws_connect/demo-accepted.json") == {
+        "statusCode": 200, "headers": {"Sec-WebSocket-Protocol": "ocpp1.6"}}
+    for name, expected in [("boot-notification", "Accepted"), ("authorize", "Accepted")]:
+        reply = json.loads(invoke("ws_message", EVENTS / f"ws_message/{name}.json")["body"])
+        assert reply[0] == 3 and json.dumps(reply).count(expected)
+    started = json.loads(invoke("ws_message", EVENTS / "ws_message/start-transaction.json")["body"])
+    assert isinstance(started[2]["transactionId"], int)
+    malformed = json.loads(invoke("ws_message", EVENTS / "ws_message/malformed.json")["body"])
+    assert malformed[2] == "FormationViolation"
+    assert invoke("ws_disconnect", EVENTS / "ws_disconnect/normal.json") == {"statusCode": 200}
+
+
+@pytest.mark.parametrize(("event", "status"), [("demo-wrong-password", 401),
+                                                ("demo-unsupported-subprotocol", 400)])
+def test_refused_connect_events(demo, event, status):
+    assert invoke("ws_connect", EVENTS / f"ws_connect/{event}.json")["statusCode"] == status
+
+
+def test_a_message_on_an_unknown_connection_is_refused_politely(local_stack_env):
+    reply = json.loads(invoke("ws_message", EVENTS / "ws_message/heartbeat.json")["body"])
+    assert reply[:3] == [4, "sample-heartbeat", "SecurityError"]
+
+
+def test_admin_refuses_a_duplicate_charge_point(demo, capsys):
+    code = admin_cli.main(["charge-point", "add", "--tenant", demo["tenant_id"],
+                           "--id", demo["charge_point_id"]])
+    assert code == 2 and "registered already" in capsys.readouterr().err
+
+
+def test_admin_refuses_a_short_password(demo, capsys):
+    code = admin_cli.main(["charge-point", "set-password", "--id", demo["charge_point_id"],
+                           "--password", "short"])
+    assert code == 2 and "16 to 40" in capsys.readouterr().err
+
+
+def test_admin_disables_and_enables_a_charge_point(demo):
+    cp = demo["charge_point_id"]
+    assert admin_cli.run(["charge-point", "disable", "--id", cp])["enabled"] is False
+    assert invoke("ws_connect", EVENTS / "ws_connect/demo-accepted.json")["statusCode"] == 401
+    assert admin_cli.run(["charge-point", "enable", "--id", cp])["enabled"] is True
+    assert invoke("ws_connect", EVENTS / "ws_connect/demo-accepted.json")["statusCode"] == 200
+
+
+def test_admin_issues_a_token_with_tenant_role_and_expiry(local_stack_env, monkeypatch):
+    token = admin_cli.run(["token", "issue", "--tenant", "acme", "--role", "operator"])["token"]
+    secret = __import__("os").environ["JWT_SECRET"]
+    claims = jwt.decode(token, secret, algorithms=["HS256"], audience="csms-tenant-api",
+                        issuer="csms")
+    assert (claims["tenant_id"], claims["role"]) == ("acme", "operator")
+    assert claims["exp"] - claims["iat"] == 3600
+
+
+def test_csms_admin_is_installed_as_a_console_script(local_stack_env, tenant_id):
+    script = Path(sys.executable).parent / "csms-admin"
+    result = subprocess.run([str(script), "tenant", "create", "--id", tenant_id, "--name", "X"],
+                            capture_output=True, text=True, timeout=60, check=False)
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout)["tenant_id"] == tenant_id
