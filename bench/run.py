@@ -129,8 +129,14 @@ def handler_section(redis_url: str, mongodb_uri: str) -> list[tuple[str, float, 
 
     def floor_stop(i: int) -> None:
         common(i)
-        db["transactions"].find_one({"_id": stop_ids[i]})
-        db["floor_tx"].update_one({"_id": "x"}, {"$set": {"s": i}}, upsert=True)
+        tx = db["transactions"].find_one({"_id": stop_ids[i]})
+        assert tx is not None
+        # The same indexed document rewritten with its stop fields, as the handler does
+        # (the handler ran first, so these are already Completed).
+        stop_fields = {k: tx[k] for k in ("meter_stop", "stop_timestamp", "stop_reason",
+                                           "stop_id_tag", "energy_wh", "status")}
+        db["transactions"].update_one({"_id": stop_ids[i], "status": "Completed"},
+                                      {"$set": stop_fields})
         db["charge_points"].update_one({"_id": "floor"}, {"$set": {"c.1.t": None}}, upsert=True)
         db["id_tags"].find_one({"_id": "TAG"})
 
