@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from csms.domain.credentials import verify_password
-from csms.domain.model import ConnectionInfo, ConnectionStatus
+from csms.domain.model import ConnectionInfo, ConnectionStatus, RegisteredChargePoint
 from csms.ports import ConnectionGateway, ConnectionRegistry, Directory, TenantStore
 
 logger = logging.getLogger(__name__)
@@ -85,10 +85,9 @@ class ConnectService:
         subprotocol = next((p for p in request.offered_subprotocols if p in self._supported), None)
         if subprotocol is None:
             return ConnectDecision(400, reason="no supported OCPP subprotocol offered")
-        if not self._authenticated(cp_id, request.authorization):
+        registered = self._authenticated(cp_id, request.authorization)
+        if registered is None:
             return ConnectDecision(401, reason="authentication failed")
-        registered = self._directory.get_charge_point(cp_id)
-        assert registered is not None  # _authenticated checked it
         now = self._clock()
         connection = ConnectionInfo(
             request.connection_id, cp_id, registered.tenant_id, subprotocol, now
@@ -101,7 +100,8 @@ class ConnectService:
         data.charge_points.record_connection(cp_id, ConnectionStatus.CONNECTED, now)
         return ConnectDecision(200, subprotocol=subprotocol)
 
-    def _authenticated(self, cp_id: str, authorization: str | None) -> bool:
+    def _authenticated(self, cp_id: str, authorization: str | None) -> RegisteredChargePoint | None:
+        """The registry entry when the credentials are right and the charge point may connect."""
         credentials = parse_basic_auth(authorization)
         registered = self._directory.get_charge_point(cp_id)
         stored = registered.password_hash if registered else None
@@ -109,11 +109,11 @@ class ConnectService:
         # Hash even when the outcome is already known: same time for every refusal.
         valid = verify_password(password, stored)
         if credentials is None or credentials[0] != cp_id or not valid or registered is None:
-            return False
+            return None
         if not registered.enabled:
-            return False
+            return None
         tenant = self._directory.get_tenant(registered.tenant_id)
-        return tenant is not None and tenant.active
+        return registered if tenant is not None and tenant.active else None
 
     def _close_quietly(self, connection_id: str, endpoint: str | None) -> None:
         try:

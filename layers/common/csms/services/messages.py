@@ -55,7 +55,10 @@ class MessageService:
             except FrameError as error:
                 logger.warning("malformed frame", extra={"cause": error.description})
                 reply = version.call_error(error.unique_id, error)
-                self._log(connection, None, reply, received_at, raw=raw[:_LOGGED_RAW_LIMIT])
+                raw_text = raw[:_LOGGED_RAW_LIMIT]
+                self._log(
+                    connection, [_entry(connection, received_at, "out", reply, None, raw=raw_text)]
+                )
                 return serialize(reply)
             unique_id = frame.unique_id
             if isinstance(frame, Call):
@@ -89,7 +92,13 @@ class MessageService:
         )
         reply = router.dispatch(ctx, call)
         text = serialize(reply)
-        self._log(connection, call, reply, received_at)
+        self._log(
+            connection,
+            [
+                _entry(connection, received_at, "in", call, call.action),
+                _entry(connection, received_at, "out", reply, call.action),
+            ],
+        )
         # Cached last: if anything above failed, a retry runs the (idempotent) work again.
         self._replay.put(cp, call.unique_id, text)
         return text
@@ -103,47 +112,44 @@ class MessageService:
             logger.warning("answer to no pending call", extra={"message_id": frame.unique_id})
         else:
             self._pending.delete(cp, frame.unique_id)
-        action = _action_of(request)
-        self._log(connection, None, frame, received_at, action=action, matched=request is not None)
-
-    def _log(
-        self,
-        connection: ConnectionInfo,
-        call: Call | None,
-        reply: Frame,
-        at: datetime,
-        **extra: Any,
-    ) -> None:
-        base = {
-            "charge_point_id": connection.charge_point_id,
-            "connection_id": connection.connection_id,
-            "timestamp": at,
-        }
-        entries: list[dict[str, Any]] = []
-        if call is not None:
-            entries.append(
-                base
-                | {
-                    "direction": "in",
-                    "message_type": "Call",
-                    "message_id": call.unique_id,
-                    "action": call.action,
-                    "payload": call.payload,
-                }
-            )
-        outbound = call is not None or "raw" in extra
-        entries.append(
-            base
-            | {
-                "direction": "out" if outbound else "in",
-                "message_type": type(reply).__name__,
-                "message_id": reply.unique_id,
-                "action": call.action if call else extra.pop("action", None),
-                "payload": _payload_of(reply),
-            }
-            | extra
+        self._log(
+            connection,
+            [
+                _entry(
+                    connection,
+                    received_at,
+                    "in",
+                    frame,
+                    _action_of(request),
+                    matched=request is not None,
+                )
+            ],
         )
+
+    def _log(self, connection: ConnectionInfo, entries: list[dict[str, Any]]) -> None:
         self._store.for_tenant(connection.tenant_id).messages.record(entries)
+
+
+def _entry(
+    connection: ConnectionInfo,
+    at: datetime,
+    direction: str,
+    frame: Frame,
+    action: str | None,
+    **extra: Any,
+) -> dict[str, Any]:
+    """One message log document; a Call and its reply share message_id (correlation)."""
+    return {
+        "charge_point_id": connection.charge_point_id,
+        "connection_id": connection.connection_id,
+        "timestamp": at,
+        "direction": direction,
+        "message_type": type(frame).__name__,
+        "message_id": frame.unique_id,
+        "action": action,
+        "payload": _payload_of(frame),
+        **extra,
+    }
 
 
 def _payload_of(frame: Frame) -> dict[str, Any]:
