@@ -48,6 +48,7 @@ class Server:
     log_path: Path | None = None
     startup_timeout: float = 30.0
     env: dict[str, str] = field(default_factory=dict)
+    cwd: str | None = None
     process: subprocess.Popen[bytes] | None = None
     _log: IO[bytes] | None = None
 
@@ -60,6 +61,7 @@ class Server:
             stdout=self._log or subprocess.DEVNULL,
             stderr=subprocess.STDOUT if self._log else subprocess.DEVNULL,
             env={**os.environ, **self.env},
+            cwd=self.cwd,
             # Own process group: Ctrl-C in the terminal reaches the stack, which stops
             # its children in order, instead of every child dying at once.
             start_new_session=True,
@@ -132,7 +134,7 @@ def redis(port: int, data_dir: Path | None = None, log_path: Path | None = None)
 
 def mongo(port: int, data_dir: Path | None = None, log_path: Path | None = None) -> Server:
     """SecantusDB, a MongoDB-wire server; ':memory:' storage when no data_dir is given."""
-    storage = str(data_dir) if data_dir is not None else ":memory:"
+    storage = str(data_dir.resolve()) if data_dir is not None else ":memory:"
     if data_dir is not None:
         data_dir.mkdir(parents=True, exist_ok=True)
     command = [
@@ -147,7 +149,7 @@ def mongo(port: int, data_dir: Path | None = None, log_path: Path | None = None)
         "WARNING",
     ]
     # Run from a scratch directory: secantusd reads ./secantusd.toml when present.
-    return Server("mongodb", command, port, log_path, env={"PWD": tempfile.gettempdir()})
+    return Server("mongodb", command, port, log_path, cwd=tempfile.gettempdir())
 
 
 def mqtt(port: int, work_dir: Path, log_path: Path | None = None) -> Server:
