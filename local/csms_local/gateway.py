@@ -103,6 +103,7 @@ class WebSocketGateway:
             self.host,
             self.port,
             process_request=self._process_request,
+            process_response=self._process_response,
             select_subprotocol=self._select_subprotocol,
             max_size=self.limits.message_bytes,
             ping_interval=None,  # API Gateway sends no pings; chargers send their own
@@ -191,6 +192,17 @@ class WebSocketGateway:
         live.subprotocol = response_headers.get("Sec-WebSocket-Protocol")
         self._pending[id(websocket)] = live
         return None
+
+    async def _process_response(
+        self, websocket: ServerConnection, request: Request, response: Response
+    ) -> None:
+        # $connect accepted, yet the upgrade itself was invalid (say, a wrong
+        # Sec-WebSocket-Version): undo what $connect registered, as a disconnect would.
+        if response.status_code != 101:
+            live = self._pending.pop(id(websocket), None)
+            if live is not None:
+                live.closed_by_gateway = (1006, f"Handshake failed: {response.status_code}")
+                await self._on_close(live)
 
     def _select_subprotocol(self, websocket: ServerConnection, offered: Any) -> Any:
         live = self._pending.get(id(websocket))

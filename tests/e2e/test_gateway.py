@@ -12,7 +12,7 @@ from csms import bootstrap
 from csms_local.gateway import GatewayLimits
 from websockets.frames import Frame, Opcode
 
-from .conftest import _start_gateway, raw_socket
+from .conftest import PASSWORD, _start_gateway, basic_auth, raw_socket
 
 pytestmark = pytest.mark.e2e
 
@@ -127,3 +127,19 @@ async def test_a_busy_connection_is_closed_at_the_maximum_duration(short_lived_g
         await asyncio.wait_for(ws.wait_closed(), 10)
         busy.cancel()
     assert ws.close_code == 1001 and "duration" in ws.close_reason
+
+
+async def test_a_failed_upgrade_after_connect_leaves_no_registered_connection(gateway, fleet):
+    cp_id = fleet.add_charge_point("BADUPGRADE")
+    reader, writer = await asyncio.open_connection("127.0.0.1", gateway.gateway.port)
+    auth = basic_auth(cp_id, PASSWORD)["Authorization"]
+    writer.write(
+        f"GET /ocpp/{cp_id} HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\n"
+        "Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+        f"Sec-WebSocket-Version: 7\r\nSec-WebSocket-Protocol: ocpp1.6\r\n"
+        f"Authorization: {auth}\r\n\r\n".encode()
+    )
+    status_line = await asyncio.wait_for(reader.readline(), 10)
+    writer.close()
+    assert b" 101 " not in status_line
+    assert bootstrap.connection_registry().connection_of(cp_id) is None
