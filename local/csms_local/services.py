@@ -68,7 +68,7 @@ class Server:
         )
         try:
             wait_for_port(self.port, self.startup_timeout, self.process)
-        except Exception:
+        except BaseException:  # Ctrl-C while waiting must not leave the child behind
             self.stop()
             raise
         return self

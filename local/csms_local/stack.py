@@ -140,7 +140,7 @@ def start_services(config: StackConfig) -> list[services.Server]:
         for server in wanted:
             print(f"  starting {server.name:8} on 127.0.0.1:{server.port}", flush=True)
             started.append(server.start())
-    except Exception:
+    except BaseException:  # Ctrl-C included: stop what did start
         stop_services(started)
         raise
     return started
@@ -151,7 +151,7 @@ def stop_services(started: list[services.Server]) -> None:
         server.stop()
 
 
-async def serve_gateway(config: StackConfig, stop: asyncio.Event) -> None:
+async def serve_gateway(config: StackConfig, stop: asyncio.Event, ready_message: str) -> None:
     gateway = WebSocketGateway(
         connect=load_handler("ws_connect"),
         default=load_handler("ws_message"),
@@ -163,6 +163,8 @@ async def serve_gateway(config: StackConfig, stop: asyncio.Event) -> None:
     management = ManagementServer(gateway, port=config.http_port)
     management.start()
     try:
+        # Announced only now: whoever reads the banner can connect at once.
+        print(ready_message, flush=True)
         await stop.wait()
     finally:
         management.stop()
@@ -199,20 +201,24 @@ def run() -> int:
     config.data_dir.mkdir(parents=True, exist_ok=True)
     apply_local_environment(config)
     print("Starting the CSMS local stack", flush=True)
-    started = start_services(config)
+    try:
+        started = start_services(config)
+    except KeyboardInterrupt:
+        return 130  # start_services stopped what it had started
     try:
         demo = seed_demo(config)
-        print(banner(config, demo), flush=True)
-        asyncio.run(_main(config))
+        asyncio.run(_main(config, banner(config, demo)))
+    except KeyboardInterrupt:
+        pass  # Ctrl-C before the signal handlers were in place: stop all the same
     finally:
         print("Stopping the local stack", flush=True)
         stop_services(started)
     return 0
 
 
-async def _main(config: StackConfig) -> None:
+async def _main(config: StackConfig, ready_message: str) -> None:
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
-    await serve_gateway(config, stop)
+    await serve_gateway(config, stop, ready_message)

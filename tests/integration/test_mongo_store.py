@@ -16,6 +16,7 @@ from csms.domain.model import (
     Tenant,
     TransactionStatus,
 )
+from pymongo.errors import DuplicateKeyError
 
 T0 = datetime(2026, 11, 22, 10, 0, tzinfo=UTC)
 
@@ -55,6 +56,13 @@ def test_a_repeated_start_returns_the_first_transaction(data):
     again = data.transactions.start(start(), "Accepted")
     assert again.transaction_id == first.transaction_id
     assert data.db["transactions"].count_documents({}) == 1
+
+
+def test_storage_itself_refuses_a_second_transaction_for_the_same_start(data):
+    # The unique index is what holds when two copies race past the lookup.
+    data.transactions.start(start(), "Accepted")
+    with pytest.raises(DuplicateKeyError):
+        data.db["transactions"].insert_one({"_id": 999, "dedup_key": start().dedup_key})
 
 
 def test_stop_stores_meter_stop_reason_and_energy(data):
