@@ -93,7 +93,7 @@ def csms_env(redis_url: str, mongodb_uri: str) -> Iterator[None]:
     bootstrap.reset()
 
 
-def _start_gateway(limits: GatewayLimits, patch: pytest.MonkeyPatch) -> GatewayThread:
+def start_gateway(limits: GatewayLimits, patch: pytest.MonkeyPatch) -> GatewayThread:
     running = GatewayThread(limits).start()
     assert running.management is not None
     patch.setenv("WEBSOCKET_MANAGEMENT_ENDPOINT", f"http://127.0.0.1:{running.management.port}")
@@ -104,7 +104,7 @@ def _start_gateway(limits: GatewayLimits, patch: pytest.MonkeyPatch) -> GatewayT
 @pytest.fixture(scope="module")
 def gateway(csms_env: None) -> Iterator[GatewayThread]:
     patch = pytest.MonkeyPatch()
-    running = _start_gateway(GatewayLimits(), patch)
+    running = start_gateway(GatewayLimits(), patch)
     yield running
     running.stop()
     patch.undo()

@@ -12,7 +12,7 @@ from csms import bootstrap
 from csms_local.gateway import GatewayLimits
 from websockets.frames import Frame, Opcode
 
-from .conftest import PASSWORD, _start_gateway, basic_auth, raw_socket
+from .conftest import PASSWORD, start_gateway, basic_auth, raw_socket
 
 pytestmark = pytest.mark.e2e
 
@@ -101,7 +101,7 @@ async def test_a_fragmented_message_under_128_kb_is_answered(gateway, fleet):
 @pytest.fixture
 def short_lived_gateway(csms_env):
     patch = pytest.MonkeyPatch()
-    running = _start_gateway(GatewayLimits(idle_timeout=0.5, max_duration=1.5), patch)
+    running = start_gateway(GatewayLimits(idle_timeout=0.5, max_duration=1.5), patch)
     yield running
     running.stop()
     patch.undo()
