@@ -12,7 +12,7 @@ from csms import bootstrap
 from csms_local.gateway import GatewayLimits
 from websockets.frames import Frame, Opcode
 
-from .conftest import PASSWORD, start_gateway, basic_auth, raw_socket
+from .conftest import PASSWORD, basic_auth, raw_socket, start_gateway
 
 pytestmark = pytest.mark.e2e
 
