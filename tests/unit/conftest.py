@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from csms.adapters.memory import (
+    MemoryCommandQueue,
     MemoryConnectionRegistry,
     MemoryDirectory,
     MemoryGateway,
@@ -21,6 +22,7 @@ from csms.protocol.router import Router
 from csms.protocol.schemas import SchemaSet, ocpp_schema_dir
 from csms.protocol.v16.central_system import CentralSystem16
 from csms.services.charging import ChargingService
+from csms.services.commands import CommandService
 from csms.services.connect import ConnectService
 from csms.services.messages import MessageService
 
@@ -28,6 +30,19 @@ NOW = datetime(2026, 11, 22, 12, 0, tzinfo=UTC)
 TENANT = "tenant-a"
 CP = "CP-1"
 CONNECTION = "conn-1"
+
+
+class Clock:
+    """A clock tests move by hand."""
+
+    def __init__(self) -> None:
+        self.now = NOW
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += timedelta(seconds=seconds)
 
 
 @dataclass
@@ -40,6 +55,9 @@ class World:
     gateway: MemoryGateway
     messages: MessageService
     connect: ConnectService
+    queue: MemoryCommandQueue
+    commands: CommandService
+    clock: Clock
 
     @property
     def tenant(self):
@@ -57,17 +75,38 @@ class World:
 
 @pytest.fixture
 def world() -> World:
+    clock = Clock()
     registry = MemoryConnectionRegistry()
     store = MemoryTenantStore()
     schemas = SchemaSet(ocpp_schema_dir("v16"))
-    central_system = CentralSystem16(ChargingService(store), 300, lambda: NOW)
+    central_system = CentralSystem16(ChargingService(store), 300, clock)
     routers = {v16.SUBPROTOCOL: Router(v16.VERSION, schemas, central_system.handlers())}
     replay, pending, directory, gateway = (
         MemoryReplayCache(), MemoryPendingCalls(), MemoryDirectory(), MemoryGateway()
     )
-    messages = MessageService(registry, replay, pending, store, routers, v16.VERSION, lambda: NOW)
+    queue = MemoryCommandQueue(pending)
+    ids = (f"cmd-{n}" for n in range(1, 1000))
+    commands = CommandService(
+        registry=registry,
+        queue=queue,
+        pending=pending,
+        store=store,
+        gateway=lambda: gateway,
+        schemas=schemas,
+        actions=v16.CSMS_INITIATED,
+        clock=clock,
+        answer_timeout=timedelta(seconds=30),
+        queue_timeout=timedelta(seconds=600),
+        new_id=lambda: next(ids),
+    )
+    messages = MessageService(
+        registry, replay, pending, store, routers, v16.VERSION, clock, commands, queue
+    )
     connect = ConnectService(
-        directory, registry, store, lambda endpoint: gateway, ("ocpp1.6",), lambda: NOW
+        directory, registry, store, lambda endpoint: gateway, ("ocpp1.6",), clock
     )
     registry.register(ConnectionInfo(CONNECTION, CP, TENANT, "ocpp1.6", NOW))
-    return World(registry, replay, pending, store, directory, gateway, messages, connect)
+    return World(
+        registry, replay, pending, store, directory, gateway, messages, connect, queue, commands,
+        clock,
+    )

@@ -7,7 +7,7 @@ Each Lambda container builds what it needs once, on first use, and reuses the cl
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from functools import cache
 from typing import TYPE_CHECKING, Any
 
@@ -18,14 +18,17 @@ from csms.protocol.router import Router
 from csms.protocol.schemas import SchemaSet, ocpp_schema_dir
 from csms.protocol.v16.central_system import CentralSystem16
 from csms.services.charging import ChargingService
+from csms.services.commands import CommandService
 from csms.services.connect import ConnectService
 from csms.services.messages import MessageService
 
 if TYPE_CHECKING:  # adapters import their drivers; load them only when wired
     from csms.adapters.mongo import MongoDirectory, MongoTenantStore
     from csms.adapters.redis_state import (
+        RedisCommandQueue,
         RedisConnectionRegistry,
         RedisPendingCalls,
+        RedisRateLimiter,
         RedisReplayCache,
     )
     from csms.ports import TenantStore
@@ -100,6 +103,23 @@ def pending_calls() -> RedisPendingCalls:
 
 
 @cache
+def command_queue() -> RedisCommandQueue:
+    from csms.adapters.redis_state import RedisCommandQueue
+
+    s = settings()
+    return RedisCommandQueue(
+        _redis(), s.redis_key_prefix, s.pending_call_ttl_seconds, s.command_queue_ttl_seconds
+    )
+
+
+@cache
+def rate_limiter() -> RedisRateLimiter:
+    from csms.adapters.redis_state import RedisRateLimiter
+
+    return RedisRateLimiter(_redis(), settings().redis_key_prefix)
+
+
+@cache
 def replay_cache() -> RedisReplayCache:
     from csms.adapters.redis_state import RedisReplayCache
 
@@ -117,11 +137,38 @@ def connection_gateway(endpoint: str | None) -> ConnectionGateway:
     return ApiGatewayConnections(url, s.aws_region)
 
 
+@cache
+def _v16_schemas() -> SchemaSet:
+    return SchemaSet(ocpp_schema_dir(v16.VERSION.schema_dir))
+
+
+@cache
+def command_service() -> CommandService:
+    s = settings()
+    return CommandService(
+        registry=connection_registry(),
+        queue=command_queue(),
+        pending=pending_calls(),
+        store=tenant_store(),
+        # Built when first needed: only sending a command uses the @connections API.
+        gateway=_gateway_from_settings,
+        schemas=_v16_schemas(),
+        actions=v16.CSMS_INITIATED,
+        clock=utc_now,
+        answer_timeout=timedelta(seconds=s.pending_call_ttl_seconds),
+        queue_timeout=timedelta(seconds=s.command_queue_ttl_seconds),
+    )
+
+
+@cache
+def _gateway_from_settings() -> ConnectionGateway:
+    return connection_gateway(None)
+
+
 def routers(store: TenantStore, clock: Callable[[], datetime] = utc_now) -> dict[str, Router]:
     charging = ChargingService(store)
     central_system = CentralSystem16(charging, settings().heartbeat_interval_seconds, clock)
-    schemas = SchemaSet(ocpp_schema_dir(v16.VERSION.schema_dir))
-    return {v16.SUBPROTOCOL: Router(v16.VERSION, schemas, central_system.handlers())}
+    return {v16.SUBPROTOCOL: Router(v16.VERSION, _v16_schemas(), central_system.handlers())}
 
 
 @cache
@@ -135,6 +182,8 @@ def message_service() -> MessageService:
         routers=routers(store),
         default_version=v16.VERSION,
         clock=utc_now,
+        commands=command_service(),
+        queue=command_queue(),
     )
 
 
@@ -153,5 +202,7 @@ def connect_service() -> ConnectService:
 def reset() -> None:
     """Forget every wired object, so the next call re-reads the environment (tests)."""
     for factory in (settings, _redis, _mongo, directory, tenant_store, connection_registry,
-                    pending_calls, replay_cache, message_service, connect_service):
+                    pending_calls, replay_cache, message_service, connect_service,
+                    command_queue, rate_limiter, _v16_schemas, command_service,
+                    _gateway_from_settings):
         factory.cache_clear()

@@ -16,6 +16,8 @@ class Settings:
     redis_url: str = "redis://127.0.0.1:6379/0"
     redis_key_prefix: str = "csms"
     pending_call_ttl_seconds: int = 30
+    # How long a command queued for an offline charger waits for it to come back.
+    command_queue_ttl_seconds: int = 3600
     replay_ttl_seconds: int = 600
     # API Gateway closes connections after 2 h; registry entries last a little longer.
     connection_ttl_seconds: int = 9000
@@ -36,6 +38,9 @@ class Settings:
             redis_key_prefix=env.get("REDIS_KEY_PREFIX", defaults.redis_key_prefix),
             pending_call_ttl_seconds=int(
                 env.get("PENDING_CALL_TTL_SECONDS", defaults.pending_call_ttl_seconds)
+            ),
+            command_queue_ttl_seconds=int(
+                env.get("COMMAND_QUEUE_TTL_SECONDS", defaults.command_queue_ttl_seconds)
             ),
             replay_ttl_seconds=int(env.get("REPLAY_TTL_SECONDS", defaults.replay_ttl_seconds)),
             connection_ttl_seconds=int(

@@ -6,6 +6,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any, Protocol
 
+from csms.domain.commands import Command, CommandStatus
 from csms.domain.model import (
     BootInfo,
     ConnectionInfo,
@@ -14,6 +15,8 @@ from csms.domain.model import (
     IdTag,
     MeterValue,
     RegisteredChargePoint,
+    Reservation,
+    ReservationStatus,
     StartRequest,
     StopRequest,
     Tenant,
@@ -62,6 +65,29 @@ class ConnectionGateway(Protocol):
 
     def close(self, connection_id: str) -> None: ...
 
+    def post(self, connection_id: str, data: str) -> bool:
+        """Send one frame; False when the connection is gone (410)."""
+
+
+class CommandQueue(Protocol):
+    """Per charge point, commands waiting to be sent, in order, one outstanding at a time.
+
+    The outstanding one is the charge point's entry in PendingCalls: taking the next
+    command moves it there atomically, and only when nothing is outstanding.
+    """
+
+    def push(self, charge_point_id: str, command_id: str, frame: str) -> None: ...
+
+    def take_next(self, charge_point_id: str) -> tuple[str, str] | None:
+        """(command id, frame) now outstanding, or None (queue empty or a Call pending)."""
+
+    def queued(self, charge_point_id: str) -> int: ...
+
+    def signal_done(self, command_id: str) -> None:
+        """Wake whoever waits for this command, in whichever process they run."""
+
+    def wait_done(self, command_id: str, seconds: float) -> bool: ...
+
 
 class Directory(Protocol):
     """The global database: tenants and the charge point registry."""
@@ -77,6 +103,22 @@ class Directory(Protocol):
     def set_charge_point_enabled(self, charge_point_id: str, enabled: bool) -> bool: ...
 
     def set_charge_point_password(self, charge_point_id: str, password_hash: str) -> bool: ...
+
+    def list_tenants(self, limit: int, offset: int) -> list[Tenant]: ...
+
+    def update_tenant(self, tenant_id: str, changes: dict[str, Any]) -> Tenant | None: ...
+
+    def list_charge_points(
+        self, tenant_id: str, limit: int, offset: int, enabled: bool | None = None
+    ) -> list[RegisteredChargePoint]: ...
+
+    def count_charge_points(self, tenant_id: str) -> int: ...
+
+    def update_charge_point(
+        self, charge_point_id: str, changes: dict[str, Any]
+    ) -> RegisteredChargePoint | None: ...
+
+    def delete_charge_point(self, charge_point_id: str) -> bool: ...
 
 
 class ChargePointState(Protocol):
@@ -100,6 +142,18 @@ class ChargePointState(Protocol):
     def set_current_transaction(
         self, charge_point_id: str, connector_id: int, transaction_id: int | None
     ) -> None: ...
+
+    def record_configuration(
+        self, charge_point_id: str, keys: Sequence[dict[str, Any]], unknown: Sequence[str]
+    ) -> None:
+        """What GetConfiguration reported: key -> {value, readonly}."""
+
+    def set_configuration_value(self, charge_point_id: str, key: str, value: str) -> None: ...
+
+    def record_command_effect(self, charge_point_id: str, field: str, value: Any) -> None:
+        """A fact a command established (local list version, availability, certificates)."""
+
+    def forget(self, charge_point_id: str) -> None: ...
 
 
 class Transactions(Protocol):
@@ -131,6 +185,45 @@ class Sessions(Protocol):
     ) -> None: ...
 
 
+class Reservations(Protocol):
+    def put(self, reservation: Reservation) -> None: ...
+
+    def set_status(
+        self,
+        charge_point_id: str,
+        reservation_id: int,
+        status: ReservationStatus,
+        transaction_id: int | None = None,
+    ) -> bool: ...
+
+
+class ChargingProfiles(Protocol):
+    def put(self, charge_point_id: str, connector_id: int, profile: dict[str, Any]) -> None: ...
+
+    def clear(self, charge_point_id: str, criteria: dict[str, Any]) -> int:
+        """Remove the profiles ClearChargingProfile's criteria (id, connector, purpose,
+        stack level) select; no criteria: all of the charge point's."""
+
+
+class CommandLog(Protocol):
+    def insert(self, command: Command) -> None: ...
+
+    def get(self, command_id: str) -> Command | None: ...
+
+    def mark_sent(self, command_id: str, at: datetime, expires_at: datetime) -> bool:
+        """queued -> sent; False when the command was not queued (cancelled, expired)."""
+
+    def finish(
+        self,
+        command_id: str,
+        status: CommandStatus,
+        at: datetime,
+        response: dict[str, Any] | None = None,
+        error: dict[str, Any] | None = None,
+    ) -> bool:
+        """Any non-final status -> a final one; False when it was final already."""
+
+
 class MessageLog(Protocol):
     def record(self, entries: Sequence[dict[str, Any]]) -> None: ...
 
@@ -156,6 +249,20 @@ class TenantData(Protocol):
     @property
     def messages(self) -> MessageLog: ...
 
+    @property
+    def commands(self) -> CommandLog: ...
+
+    @property
+    def reservations(self) -> Reservations: ...
+
+    @property
+    def charging_profiles(self) -> ChargingProfiles: ...
+
 
 class TenantStore(Protocol):
     def for_tenant(self, tenant_id: str) -> TenantData: ...
+
+
+class RateLimiter(Protocol):
+    def hit(self, tenant_id: str, limit_per_minute: int, now: float) -> int | None:
+        """None when the request may go ahead, else seconds until it may be retried."""

@@ -19,5 +19,9 @@ class ApiGatewayConnections:
         with contextlib.suppress(self._gone):  # already closed: exactly what we wanted
             self._client.delete_connection(ConnectionId=connection_id)
 
-    def post(self, connection_id: str, data: str) -> None:
-        self._client.post_to_connection(ConnectionId=connection_id, Data=data.encode())
+    def post(self, connection_id: str, data: str) -> bool:
+        try:
+            self._client.post_to_connection(ConnectionId=connection_id, Data=data.encode())
+        except self._gone:
+            return False
+        return True

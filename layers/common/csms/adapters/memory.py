@@ -7,6 +7,7 @@ from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
+from csms.domain.commands import Command, CommandStatus
 from csms.domain.model import (
     AuthorizationStatus,
     BootInfo,
@@ -16,6 +17,8 @@ from csms.domain.model import (
     IdTag,
     MeterValue,
     RegisteredChargePoint,
+    Reservation,
+    ReservationStatus,
     StartRequest,
     StopRequest,
     Tenant,
@@ -83,9 +86,49 @@ class MemoryReplayCache:
 class MemoryGateway:
     def __init__(self) -> None:
         self.closed: list[str] = []
+        self.sent: list[tuple[str, str]] = []
+        self.gone: set[str] = set()
 
     def close(self, connection_id: str) -> None:
         self.closed.append(connection_id)
+
+    def post(self, connection_id: str, data: str) -> bool:
+        if connection_id in self.gone:
+            return False
+        self.sent.append((connection_id, data))
+        return True
+
+
+class MemoryCommandQueue:
+    """Shares the pending-call store with the message service, as Redis does."""
+
+    def __init__(self, pending: MemoryPendingCalls) -> None:
+        self._pending = pending
+        self.queues: dict[str, list[tuple[str, str]]] = {}
+        self.signals: set[str] = set()
+
+    def push(self, charge_point_id: str, command_id: str, frame: str) -> None:
+        self.queues.setdefault(charge_point_id, []).append((command_id, frame))
+
+    def take_next(self, charge_point_id: str) -> tuple[str, str] | None:
+        queue = self.queues.get(charge_point_id)
+        if self._pending.calls.get(charge_point_id) or not queue:
+            return None
+        command_id, frame = queue.pop(0)
+        self._pending.add(charge_point_id, command_id, frame)
+        return command_id, frame
+
+    def queued(self, charge_point_id: str) -> int:
+        return len(self.queues.get(charge_point_id, []))
+
+    def signal_done(self, command_id: str) -> None:
+        self.signals.add(command_id)
+
+    def wait_done(self, command_id: str, seconds: float) -> bool:
+        if command_id in self.signals:
+            self.signals.discard(command_id)
+            return True
+        return False
 
 
 class MemoryDirectory:
@@ -118,6 +161,41 @@ class MemoryDirectory:
             return False
         self.charge_points[charge_point_id] = replace(cp, password_hash=password_hash)
         return True
+
+    def list_tenants(self, limit: int, offset: int) -> list[Tenant]:
+        return sorted(self.tenants.values(), key=lambda t: t.tenant_id)[offset : offset + limit]
+
+    def update_tenant(self, tenant_id: str, changes: dict[str, Any]) -> Tenant | None:
+        tenant = self.tenants.get(tenant_id)
+        if tenant is None:
+            return None
+        self.tenants[tenant_id] = replace(tenant, **changes)
+        return self.tenants[tenant_id]
+
+    def list_charge_points(
+        self, tenant_id: str, limit: int, offset: int, enabled: bool | None = None
+    ) -> list[RegisteredChargePoint]:
+        mine = [
+            cp
+            for cp in sorted(self.charge_points.values(), key=lambda c: c.charge_point_id)
+            if cp.tenant_id == tenant_id and (enabled is None or cp.enabled == enabled)
+        ]
+        return mine[offset : offset + limit]
+
+    def count_charge_points(self, tenant_id: str) -> int:
+        return sum(1 for cp in self.charge_points.values() if cp.tenant_id == tenant_id)
+
+    def update_charge_point(
+        self, charge_point_id: str, changes: dict[str, Any]
+    ) -> RegisteredChargePoint | None:
+        cp = self.charge_points.get(charge_point_id)
+        if cp is None:
+            return None
+        self.charge_points[charge_point_id] = replace(cp, **changes)
+        return self.charge_points[charge_point_id]
+
+    def delete_charge_point(self, charge_point_id: str) -> bool:
+        return self.charge_points.pop(charge_point_id, None) is not None
 
 
 class MemoryChargePointState:
@@ -155,6 +233,110 @@ class MemoryChargePointState:
     ) -> None:
         connectors = self._cp(charge_point_id)["connectors"]
         connectors.setdefault(connector_id, {})["transaction_id"] = transaction_id
+
+    def record_configuration(
+        self, charge_point_id: str, keys: Sequence[dict[str, Any]], unknown: Sequence[str]
+    ) -> None:
+        self._cp(charge_point_id)["configuration"] = {
+            k["key"]: {"value": k.get("value"), "readonly": k["readonly"]} for k in keys
+        }
+
+    def set_configuration_value(self, charge_point_id: str, key: str, value: str) -> None:
+        configuration = self._cp(charge_point_id).setdefault("configuration", {})
+        configuration.setdefault(key, {"readonly": False})["value"] = value
+
+    def record_command_effect(self, charge_point_id: str, field: str, value: Any) -> None:
+        self._cp(charge_point_id)[field] = value
+
+    def forget(self, charge_point_id: str) -> None:
+        self.state.pop(charge_point_id, None)
+
+
+class MemoryReservations:
+    def __init__(self) -> None:
+        self.reservations: dict[tuple[str, int], Reservation] = {}
+
+    def put(self, reservation: Reservation) -> None:
+        self.reservations[(reservation.charge_point_id, reservation.reservation_id)] = reservation
+
+    def set_status(
+        self,
+        charge_point_id: str,
+        reservation_id: int,
+        status: ReservationStatus,
+        transaction_id: int | None = None,
+    ) -> bool:
+        key = (charge_point_id, reservation_id)
+        if key not in self.reservations:
+            return False
+        self.reservations[key] = replace(
+            self.reservations[key], status=status, transaction_id=transaction_id
+        )
+        return True
+
+
+class MemoryChargingProfiles:
+    def __init__(self) -> None:
+        self.profiles: dict[tuple[str, int, int], dict[str, Any]] = {}
+
+    def put(self, charge_point_id: str, connector_id: int, profile: dict[str, Any]) -> None:
+        self.profiles[(charge_point_id, connector_id, profile["chargingProfileId"])] = profile
+
+    def clear(self, charge_point_id: str, criteria: dict[str, Any]) -> int:
+        doomed = [
+            key
+            for key, profile in self.profiles.items()
+            if key[0] == charge_point_id and _profile_matches(key[1], profile, criteria)
+        ]
+        for key in doomed:
+            del self.profiles[key]
+        return len(doomed)
+
+
+def _profile_matches(connector_id: int, profile: dict[str, Any], criteria: dict[str, Any]) -> bool:
+    wanted = {
+        "id": profile["chargingProfileId"],
+        "connectorId": connector_id,
+        "chargingProfilePurpose": profile["chargingProfilePurpose"],
+        "stackLevel": profile["stackLevel"],
+    }
+    return all(wanted[k] == v for k, v in criteria.items() if k in wanted)
+
+
+class MemoryCommandLog:
+    def __init__(self) -> None:
+        self.commands: dict[str, Command] = {}
+
+    def insert(self, command: Command) -> None:
+        self.commands[command.command_id] = command
+
+    def get(self, command_id: str) -> Command | None:
+        return self.commands.get(command_id)
+
+    def mark_sent(self, command_id: str, at: datetime, expires_at: datetime) -> bool:
+        command = self.commands.get(command_id)
+        if command is None or command.status is not CommandStatus.QUEUED:
+            return False
+        self.commands[command_id] = replace(
+            command, status=CommandStatus.SENT, sent_at=at, expires_at=expires_at
+        )
+        return True
+
+    def finish(
+        self,
+        command_id: str,
+        status: CommandStatus,
+        at: datetime,
+        response: dict[str, Any] | None = None,
+        error: dict[str, Any] | None = None,
+    ) -> bool:
+        command = self.commands.get(command_id)
+        if command is None or command.final:
+            return False
+        self.commands[command_id] = replace(
+            command, status=status, completed_at=at, response=response, error=error
+        )
+        return True
 
 
 class MemoryTransactions:
@@ -253,6 +435,9 @@ class MemoryTenantData:
         self.meter_values = MemoryMeterValues()
         self.sessions = MemorySessions()
         self.messages = MemoryMessageLog()
+        self.commands = MemoryCommandLog()
+        self.reservations = MemoryReservations()
+        self.charging_profiles = MemoryChargingProfiles()
 
 
 class MemoryTenantStore:

@@ -18,6 +18,7 @@ from pymongo.collection import Collection
 from pymongo.database import Database
 from pymongo.errors import BulkWriteError, DuplicateKeyError
 
+from csms.domain.commands import FINAL_STATUSES, Command, CommandStatus
 from csms.domain.model import (
     AuthorizationStatus,
     BootInfo,
@@ -27,6 +28,8 @@ from csms.domain.model import (
     IdTag,
     MeterValue,
     RegisteredChargePoint,
+    Reservation,
+    ReservationStatus,
     StartRequest,
     StopRequest,
     Tenant,
@@ -70,15 +73,23 @@ class MongoDirectory:
 
     def create_tenant(self, tenant: Tenant) -> None:
         tenant_database_name(tenant.tenant_id)  # validates the id
-        self._tenants.insert_one(
-            {"_id": tenant.tenant_id, "name": tenant.name, "active": tenant.active}
-        )
+        document = asdict(tenant)
+        document["_id"] = document.pop("tenant_id")
+        self._tenants.insert_one(document)
 
     def get_tenant(self, tenant_id: str) -> Tenant | None:
         doc = self._tenants.find_one({"_id": tenant_id})
-        if doc is None:
-            return None
-        return Tenant(doc["_id"], doc["name"], doc.get("active", True))
+        return _tenant(doc) if doc else None
+
+    def list_tenants(self, limit: int, offset: int) -> list[Tenant]:
+        cursor = self._tenants.find({}).sort("_id", ASCENDING).skip(offset).limit(limit)
+        return [_tenant(doc) for doc in cursor]
+
+    def update_tenant(self, tenant_id: str, changes: dict[str, Any]) -> Tenant | None:
+        doc = self._tenants.find_one_and_update(
+            {"_id": tenant_id}, {"$set": changes}, return_document=ReturnDocument.AFTER
+        )
+        return _tenant(doc) if doc else None
 
     def tenant_ids(self) -> list[str]:
         return [doc["_id"] for doc in self._tenants.find({}, {"_id": 1})]
@@ -90,16 +101,36 @@ class MongoDirectory:
                 "tenant_id": charge_point.tenant_id,
                 "password_hash": charge_point.password_hash,
                 "enabled": charge_point.enabled,
+                "description": charge_point.description,
             }
         )
 
     def get_charge_point(self, charge_point_id: str) -> RegisteredChargePoint | None:
         doc = self._charge_points.find_one({"_id": charge_point_id})
-        if doc is None:
-            return None
-        return RegisteredChargePoint(
-            doc["_id"], doc["tenant_id"], doc["password_hash"], doc.get("enabled", True)
+        return _registered(doc) if doc else None
+
+    def list_charge_points(
+        self, tenant_id: str, limit: int, offset: int, enabled: bool | None = None
+    ) -> list[RegisteredChargePoint]:
+        query: Doc = {"tenant_id": tenant_id}
+        if enabled is not None:
+            query["enabled"] = enabled
+        cursor = self._charge_points.find(query).sort("_id", ASCENDING).skip(offset).limit(limit)
+        return [_registered(doc) for doc in cursor]
+
+    def count_charge_points(self, tenant_id: str) -> int:
+        return self._charge_points.count_documents({"tenant_id": tenant_id})
+
+    def update_charge_point(
+        self, charge_point_id: str, changes: dict[str, Any]
+    ) -> RegisteredChargePoint | None:
+        doc = self._charge_points.find_one_and_update(
+            {"_id": charge_point_id}, {"$set": changes}, return_document=ReturnDocument.AFTER
         )
+        return _registered(doc) if doc else None
+
+    def delete_charge_point(self, charge_point_id: str) -> bool:
+        return self._charge_points.delete_one({"_id": charge_point_id}).deleted_count == 1
 
     def set_charge_point_enabled(self, charge_point_id: str, enabled: bool) -> bool:
         result = self._charge_points.update_one(
@@ -112,6 +143,21 @@ class MongoDirectory:
             {"_id": charge_point_id}, {"$set": {"password_hash": password_hash}}
         )
         return result.matched_count == 1
+
+
+def _tenant(doc: Doc) -> Tenant:
+    fields = {k: v for k, v in doc.items() if k in Tenant.__dataclass_fields__}
+    return Tenant(tenant_id=doc["_id"], **fields)
+
+
+def _registered(doc: Doc) -> RegisteredChargePoint:
+    return RegisteredChargePoint(
+        doc["_id"],
+        doc["tenant_id"],
+        doc["password_hash"],
+        doc.get("enabled", True),
+        doc.get("description"),
+    )
 
 
 class MongoChargePointState:
@@ -163,6 +209,36 @@ class MongoChargePointState:
         self, charge_point_id: str, connector_id: int, transaction_id: int | None
     ) -> None:
         self._set(charge_point_id, {f"connectors.{connector_id}.transaction_id": transaction_id})
+
+    def record_configuration(
+        self, charge_point_id: str, keys: Sequence[dict[str, Any]], unknown: Sequence[str]
+    ) -> None:
+        # Keys are stored as a list: configuration key names may contain '.' or '$'.
+        configuration = [
+            {"key": k["key"], "value": k.get("value"), "readonly": k["readonly"]} for k in keys
+        ]
+        self._set(
+            charge_point_id,
+            {"configuration": configuration, "unknown_configuration_keys": list(unknown)},
+        )
+
+    def set_configuration_value(self, charge_point_id: str, key: str, value: str) -> None:
+        updated = self._c.update_one(
+            {"_id": charge_point_id, "configuration.key": key},
+            {"$set": {"configuration.$.value": value}},
+        )
+        if updated.matched_count == 0:
+            self._c.update_one(
+                {"_id": charge_point_id},
+                {"$push": {"configuration": {"key": key, "value": value, "readonly": False}}},
+                upsert=True,
+            )
+
+    def record_command_effect(self, charge_point_id: str, field: str, value: Any) -> None:
+        self._set(charge_point_id, {field: value})
+
+    def forget(self, charge_point_id: str) -> None:
+        self._c.delete_one({"_id": charge_point_id})
 
 
 class MongoTransactions:
@@ -359,6 +435,115 @@ class MongoMessageLog:
             self._c.insert_many([dict(e) for e in entries], ordered=True)
 
 
+class MongoReservations:
+    def __init__(self, db: Database[Doc]) -> None:
+        self._c: Collection[Doc] = db["reservations"]
+
+    def put(self, reservation: Reservation) -> None:
+        document = asdict(reservation)
+        document["status"] = reservation.status.value
+        key = f"{reservation.charge_point_id}|{reservation.reservation_id}"
+        # ReserveNow with a known id replaces that reservation (OCPP 1.6, 5.13).
+        self._c.replace_one({"_id": key}, document, upsert=True)
+
+    def set_status(
+        self,
+        charge_point_id: str,
+        reservation_id: int,
+        status: ReservationStatus,
+        transaction_id: int | None = None,
+    ) -> bool:
+        changes: Doc = {"status": status.value}
+        if transaction_id is not None:
+            changes["transaction_id"] = transaction_id
+        result = self._c.update_one(
+            {"_id": f"{charge_point_id}|{reservation_id}"}, {"$set": changes}
+        )
+        return result.matched_count == 1
+
+
+class MongoChargingProfiles:
+    def __init__(self, db: Database[Doc]) -> None:
+        self._c: Collection[Doc] = db["charging_profiles"]
+
+    def put(self, charge_point_id: str, connector_id: int, profile: dict[str, Any]) -> None:
+        # A profile with the same id replaces the old one (OCPP 1.6, 3.13.2).
+        self._c.replace_one(
+            {"charge_point_id": charge_point_id, "profile_id": profile["chargingProfileId"]},
+            {
+                "charge_point_id": charge_point_id,
+                "connector_id": connector_id,
+                "profile_id": profile["chargingProfileId"],
+                "purpose": profile["chargingProfilePurpose"],
+                "stack_level": profile["stackLevel"],
+                "profile": profile,
+            },
+            upsert=True,
+        )
+
+    def clear(self, charge_point_id: str, criteria: dict[str, Any]) -> int:
+        query: Doc = {"charge_point_id": charge_point_id}
+        for name, field in (
+            ("id", "profile_id"),
+            ("connectorId", "connector_id"),
+            ("chargingProfilePurpose", "purpose"),
+            ("stackLevel", "stack_level"),
+        ):
+            if name in criteria:
+                query[field] = criteria[name]
+        return self._c.delete_many(query).deleted_count
+
+
+class MongoCommandLog:
+    def __init__(self, db: Database[Doc]) -> None:
+        self._c: Collection[Doc] = db["commands"]
+
+    def insert(self, command: Command) -> None:
+        document = asdict(command)
+        document["_id"] = document.pop("command_id")
+        document["status"] = command.status.value
+        self._c.insert_one(document)
+
+    def get(self, command_id: str) -> Command | None:
+        doc = self._c.find_one({"_id": command_id})
+        return command_from_document(doc) if doc else None
+
+    def mark_sent(self, command_id: str, at: datetime, expires_at: datetime) -> bool:
+        result = self._c.update_one(
+            {"_id": command_id, "status": CommandStatus.QUEUED.value},
+            {"$set": {"status": CommandStatus.SENT.value, "sent_at": at, "expires_at": expires_at}},
+        )
+        return result.matched_count == 1
+
+    def finish(
+        self,
+        command_id: str,
+        status: CommandStatus,
+        at: datetime,
+        response: dict[str, Any] | None = None,
+        error: dict[str, Any] | None = None,
+    ) -> bool:
+        # Conditional on a non-final status: of two racing outcomes, the first one wins.
+        result = self._c.update_one(
+            {"_id": command_id, "status": {"$nin": [s.value for s in FINAL_STATUSES]}},
+            {
+                "$set": {
+                    "status": status.value,
+                    "completed_at": at,
+                    "response": response,
+                    "error": error,
+                }
+            },
+        )
+        return result.matched_count == 1
+
+
+def command_from_document(doc: Doc) -> Command:
+    fields = {k: v for k, v in doc.items() if k in Command.__dataclass_fields__}
+    fields["status"] = CommandStatus(doc["status"])
+    return Command(command_id=doc["_id"], **fields)
+
+
 class MongoTenantData:
     def __init__(self, db: Database[Doc]) -> None:
         self.db = db
@@ -368,6 +553,9 @@ class MongoTenantData:
         self.meter_values = MongoMeterValues(db)
         self.sessions = MongoSessions(db)
         self.messages = MongoMessageLog(db)
+        self.commands = MongoCommandLog(db)
+        self.reservations = MongoReservations(db)
+        self.charging_profiles = MongoChargingProfiles(db)
 
     def ensure_indexes(self) -> None:
         """Idempotent; run when a tenant is created and by `csms-admin db migrate`."""
@@ -389,6 +577,11 @@ class MongoTenantData:
         db["notifications"].create_index(
             [("charge_point_id", ASCENDING), ("timestamp", DESCENDING)]
         )
+        db["commands"].create_index([("charge_point_id", ASCENDING), ("created_at", DESCENDING)])
+        db["charging_profiles"].create_index(
+            [("charge_point_id", ASCENDING), ("profile_id", ASCENDING)], unique=True
+        )
+        db["reservations"].create_index([("charge_point_id", ASCENDING), ("status", ASCENDING)])
 
 
 class MongoTenantStore:

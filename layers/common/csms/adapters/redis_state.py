@@ -5,6 +5,9 @@ Keys (all under a configurable prefix):
   {prefix}:cp:{chargePointId}         str   current connectionId
   {prefix}:pending:{chargePointId}    hash  message id -> serialized Call (TTL on the hash)
   {prefix}:replay:{chargePointId}:{messageId}  str  reply frame sent for that Call
+  {prefix}:cmdq:{chargePointId}       list  queued commands, "<commandId> <frame>", oldest first
+  {prefix}:cmddone:{commandId}        list  a token pushed when the command is final
+  {prefix}:rate:{tenantId}:{minute}   str   API requests counted in that minute
 """
 
 from __future__ import annotations
@@ -25,6 +28,24 @@ if redis.call('GET', KEYS[2]) == ARGV[1] then
 end
 redis.call('DEL', KEYS[1])
 return owned
+"""
+
+
+# Move the oldest queued command into the pending hash, but only when nothing is pending:
+# OCPP-J allows one outstanding Call per charger, and several Lambdas may try at once.
+_TAKE_NEXT = """
+if redis.call('EXISTS', KEYS[1]) == 1 then
+  return false
+end
+local item = redis.call('LPOP', KEYS[2])
+if not item then
+  return false
+end
+local space = string.find(item, ' ', 1, true)
+local command_id = string.sub(item, 1, space - 1)
+redis.call('HSET', KEYS[1], command_id, string.sub(item, space + 1))
+redis.call('EXPIRE', KEYS[1], ARGV[1])
+return item
 """
 
 
@@ -149,3 +170,76 @@ class RedisReplayCache:
 
     def put(self, charge_point_id: str, message_id: str, response: str) -> None:
         self._r.set(self._key(charge_point_id, message_id), response, ex=self._ttl)
+
+
+class RedisCommandQueue:
+    def __init__(
+        self,
+        client: redis.Redis,
+        prefix: str,
+        pending_ttl_seconds: int,
+        queue_ttl_seconds: int,
+    ) -> None:
+        self._r = client
+        self._prefix = prefix
+        self._pending_ttl = pending_ttl_seconds
+        self._queue_ttl = queue_ttl_seconds
+        self._take_next = client.register_script(_TAKE_NEXT)
+
+    def _queue_key(self, charge_point_id: str) -> str:
+        return f"{self._prefix}:cmdq:{charge_point_id}"
+
+    def _done_key(self, command_id: str) -> str:
+        return f"{self._prefix}:cmddone:{command_id}"
+
+    def push(self, charge_point_id: str, command_id: str, frame: str) -> None:
+        if " " in command_id:
+            raise ValueError("command ids must not contain spaces")
+        key = self._queue_key(charge_point_id)
+        pipe = self._r.pipeline(transaction=True)
+        pipe.rpush(key, f"{command_id} {frame}")
+        pipe.expire(key, self._queue_ttl)
+        pipe.execute()
+
+    def take_next(self, charge_point_id: str) -> tuple[str, str] | None:
+        item = self._take_next(
+            keys=[f"{self._prefix}:pending:{charge_point_id}", self._queue_key(charge_point_id)],
+            args=[self._pending_ttl],
+        )
+        if not item:
+            return None
+        command_id, _, frame = str(item).partition(" ")
+        return command_id, frame
+
+    def queued(self, charge_point_id: str) -> int:
+        return int(self._r.llen(self._queue_key(charge_point_id)))
+
+    def signal_done(self, command_id: str) -> None:
+        key = self._done_key(command_id)
+        pipe = self._r.pipeline(transaction=True)
+        pipe.rpush(key, "1")
+        pipe.expire(key, 60)
+        pipe.execute()
+
+    def wait_done(self, command_id: str, seconds: float) -> bool:
+        return self._r.blpop([self._done_key(command_id)], timeout=seconds) is not None
+
+
+class RedisRateLimiter:
+    """Fixed one-minute windows per tenant, shared by every Lambda through Redis."""
+
+    def __init__(self, client: redis.Redis, prefix: str) -> None:
+        self._r = client
+        self._prefix = prefix
+
+    def hit(self, tenant_id: str, limit_per_minute: int, now: float) -> int | None:
+        """None when the request may go ahead, else seconds until the next window."""
+        minute = int(now // 60)
+        key = f"{self._prefix}:rate:{tenant_id}:{minute}"
+        pipe = self._r.pipeline(transaction=True)
+        pipe.incr(key)
+        pipe.expire(key, 120)
+        count = int(pipe.execute()[0])
+        if count <= limit_per_minute:
+            return None
+        return max(1, (minute + 1) * 60 - int(now))

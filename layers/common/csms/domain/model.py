@@ -26,11 +26,19 @@ class ConnectionStatus(StrEnum):
     DISCONNECTED = "Disconnected"
 
 
+DEFAULT_API_RATE_LIMIT = 600  # requests per minute, per tenant
+DEFAULT_MQTT_TOPIC_PREFIX = "ocpp"
+
+
 @dataclass(frozen=True, slots=True)
 class Tenant:
     tenant_id: str
     name: str
     active: bool = True
+    # None: no limit on how many charge points the tenant may register.
+    max_charge_points: int | None = None
+    api_rate_limit: int = DEFAULT_API_RATE_LIMIT
+    mqtt_topic_prefix: str = DEFAULT_MQTT_TOPIC_PREFIX
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,6 +49,7 @@ class RegisteredChargePoint:
     tenant_id: str
     password_hash: str
     enabled: bool = True
+    description: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -161,4 +170,24 @@ class MeterValue:
     connector_id: int
     timestamp: datetime
     sampled_values: list[dict[str, Any]]
+    transaction_id: int | None = None
+
+
+class ReservationStatus(StrEnum):
+    ACTIVE = "Active"
+    USED = "Used"
+    CANCELLED = "Cancelled"
+
+
+@dataclass(frozen=True, slots=True)
+class Reservation:
+    """Made when a charger accepts ReserveNow; StartTransaction with its id uses it."""
+
+    reservation_id: int
+    charge_point_id: str
+    connector_id: int
+    id_tag: str
+    expiry_date: datetime
+    parent_id_tag: str | None = None
+    status: ReservationStatus = ReservationStatus.ACTIVE
     transaction_id: int | None = None

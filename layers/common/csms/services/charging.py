@@ -13,6 +13,7 @@ from csms.domain.model import (
     ConnectorStatus,
     IdTagInfo,
     MeterValue,
+    ReservationStatus,
     StartRequest,
     StopRequest,
     Transaction,
@@ -59,6 +60,14 @@ class ChargingService:
         data.charge_points.set_current_transaction(
             request.charge_point_id, request.connector_id, transaction.transaction_id
         )
+        if request.reservation_id is not None:
+            # The charger honoured a reservation made by ReserveNow: it is used up now.
+            data.reservations.set_status(
+                request.charge_point_id,
+                request.reservation_id,
+                ReservationStatus.USED,
+                transaction.transaction_id,
+            )
         return transaction, info
 
     def stop_transaction(

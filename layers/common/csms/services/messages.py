@@ -8,10 +8,11 @@ from datetime import datetime
 from typing import Any
 
 from csms.domain.model import ConnectionInfo
-from csms.ports import ConnectionRegistry, PendingCalls, ReplayCache, TenantStore
+from csms.ports import CommandQueue, ConnectionRegistry, PendingCalls, ReplayCache, TenantStore
 from csms.protocol.errors import ErrorKind, FrameError, OcppError
 from csms.protocol.framing import Call, CallError, CallResult, Frame, parse_frame, serialize
 from csms.protocol.router import CallContext, OcppVersion, Router
+from csms.services.commands import CommandService
 
 logger = logging.getLogger(__name__)
 
@@ -29,8 +30,12 @@ class MessageService:
         routers: Mapping[str, Router],
         default_version: OcppVersion,
         clock: Callable[[], datetime],
+        commands: CommandService,
+        queue: CommandQueue,
     ) -> None:
         self._registry = registry
+        self._commands = commands
+        self._queue = queue
         self._replay = replay
         self._pending = pending
         self._store = store
@@ -101,7 +106,21 @@ class MessageService:
         )
         # Cached last: if anything above failed, a retry runs the (idempotent) work again.
         self._replay.put(cp, call.unique_id, text)
+        self._release_queued(connection, call.action)
         return text
+
+    def _release_queued(self, connection: ConnectionInfo, action: str) -> None:
+        """Send commands queued while the charger was offline. Not right after a
+        BootNotification: a charger takes requests only once it has been accepted."""
+        if action == "BootNotification":
+            return
+        cp = connection.charge_point_id
+        try:
+            if self._queue.queued(cp):
+                self._commands.dispatch_next(connection.tenant_id, cp)
+        except Exception:
+            # The charger's own Call was handled; its reply must not be lost over this.
+            logger.exception("could not release queued commands")
 
     def _on_answer(
         self, connection: ConnectionInfo, frame: CallResult | CallError, received_at: datetime
@@ -110,8 +129,8 @@ class MessageService:
         request = self._pending.get(cp, frame.unique_id)
         if request is None:
             logger.warning("answer to no pending call", extra={"message_id": frame.unique_id})
-        else:
-            self._pending.delete(cp, frame.unique_id)
+        # Whoever deletes the entry owns the answer: a duplicate delivery finds it gone.
+        owned = request is not None and self._pending.delete(cp, frame.unique_id)
         self._log(
             connection,
             [
@@ -125,6 +144,9 @@ class MessageService:
                 )
             ],
         )
+        call = _call_of(request)
+        if owned and call is not None:
+            self._commands.complete(connection.tenant_id, cp, call, frame)
 
     def _log(self, connection: ConnectionInfo, entries: list[dict[str, Any]]) -> None:
         self._store.for_tenant(connection.tenant_id).messages.record(entries)
@@ -162,14 +184,19 @@ def _payload_of(frame: Frame) -> dict[str, Any]:
     return frame.payload
 
 
-def _action_of(request: str | None) -> str | None:
+def _call_of(request: str | None) -> Call | None:
     if request is None:
         return None
     try:
         frame = parse_frame(request)
     except FrameError:
         return None
-    return frame.action if isinstance(frame, Call) else None
+    return frame if isinstance(frame, Call) else None
+
+
+def _action_of(request: str | None) -> str | None:
+    call = _call_of(request)
+    return call.action if call else None
 
 
 def _unique_id_of(raw: str) -> str:

@@ -1,0 +1,65 @@
+"""CSMS-initiated commands: an operator's request to a charger and what became of it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+
+class CommandStatus(StrEnum):
+    QUEUED = "queued"
+    SENT = "sent"
+    COMPLETED = "completed"
+    REJECTED = "rejected"
+    FAILED = "failed"
+    TIMED_OUT = "timed_out"
+
+
+FINAL_STATUSES = frozenset(
+    {CommandStatus.COMPLETED, CommandStatus.REJECTED, CommandStatus.FAILED, CommandStatus.TIMED_OUT}
+)
+
+# The `status` values of 1.6 confirmations that mean "done as asked". Any other status in a
+# CallResult (Rejected, NotSupported, Faulted, Occupied, UnlockFailed, ...) is a refusal.
+_AGREEING_STATUSES = frozenset({"Accepted", "Scheduled", "RebootRequired", "Unlocked"})
+
+
+@dataclass(frozen=True, slots=True)
+class Command:
+    command_id: str  # also the OCPP message id of the Call, which correlates the answer
+    charge_point_id: str
+    action: str
+    request: dict[str, Any]
+    status: CommandStatus
+    created_at: datetime
+    # Until when a queued command may still be sent, or a sent one be answered.
+    expires_at: datetime
+    sent_at: datetime | None = None
+    completed_at: datetime | None = None
+    response: dict[str, Any] | None = None
+    error: dict[str, Any] | None = None
+
+    @property
+    def final(self) -> bool:
+        return self.status in FINAL_STATUSES
+
+    def expired(self, now: datetime) -> bool:
+        return not self.final and now >= self.expires_at
+
+
+def outcome_of_result(response: dict[str, Any]) -> CommandStatus:
+    """How a charger's CallResult ends a command: completed, or rejected by its status."""
+    status = response.get("status")
+    if status is None or status in _AGREEING_STATUSES:
+        return CommandStatus.COMPLETED
+    return CommandStatus.REJECTED
+
+
+class NotConnected(Exception):
+    """The charge point has no live connection and the caller did not ask to queue."""
+
+
+class UnknownCommand(Exception):
+    """Not a CSMS-initiated action of the charger's OCPP version."""

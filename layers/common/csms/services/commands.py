@@ -1,0 +1,243 @@
+"""CSMS-initiated calls across Lambdas: queued by the tenant API, sent one at a time per
+charger, completed by whichever $default invocation receives the charger's answer."""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import Callable, Collection
+from datetime import datetime, timedelta
+from typing import Any
+
+from csms.domain.commands import (
+    Command,
+    CommandStatus,
+    NotConnected,
+    UnknownCommand,
+    outcome_of_result,
+)
+from csms.domain.model import ConnectionStatus
+from csms.ports import (
+    CommandQueue,
+    ConnectionGateway,
+    ConnectionRegistry,
+    PendingCalls,
+    TenantStore,
+)
+from csms.protocol.errors import OcppError
+from csms.protocol.framing import Call, CallError, CallResult, serialize
+from csms.protocol.schemas import SchemaSet
+from csms.services.command_effects import apply_effects
+
+logger = logging.getLogger(__name__)
+
+# API Gateway ends HTTP requests after 29 s; a waiting caller must be answered before.
+MAX_WAIT_SECONDS = 25.0
+_WAIT_SLICE_SECONDS = 1.0
+
+
+class CommandService:
+    def __init__(
+        self,
+        registry: ConnectionRegistry,
+        queue: CommandQueue,
+        pending: PendingCalls,
+        store: TenantStore,
+        gateway: Callable[[], ConnectionGateway],
+        schemas: SchemaSet,
+        actions: Collection[str],
+        clock: Callable[[], datetime],
+        answer_timeout: timedelta,
+        queue_timeout: timedelta,
+        new_id: Callable[[], str] = lambda: str(uuid.uuid4()),
+    ) -> None:
+        self._registry = registry
+        self._queue = queue
+        self._pending = pending
+        self._store = store
+        self._gateway = gateway
+        self._schemas = schemas
+        self._actions = frozenset(actions)
+        self._clock = clock
+        self._answer_timeout = answer_timeout
+        self._queue_timeout = queue_timeout
+        self._new_id = new_id
+
+    def validate(self, action: str, payload: dict[str, Any]) -> None:
+        """Raise UnknownCommand, or OcppError naming what breaks the action's schema."""
+        if action not in self._actions:
+            raise UnknownCommand(action)
+        self._schemas.validate_request(action, payload)
+
+    def submit(
+        self,
+        tenant_id: str,
+        charge_point_id: str,
+        action: str,
+        payload: dict[str, Any],
+        queue_if_offline: bool = False,
+    ) -> Command:
+        """Queue a command and send it at once if the charger is free; the caller has
+        checked that the charge point belongs to the tenant."""
+        self.validate(action, payload)
+        if not queue_if_offline and self._registry.connection_of(charge_point_id) is None:
+            raise NotConnected(charge_point_id)
+        now = self._clock()
+        command = Command(
+            command_id=self._new_id(),
+            charge_point_id=charge_point_id,
+            action=action,
+            request=payload,
+            status=CommandStatus.QUEUED,
+            created_at=now,
+            expires_at=now + self._queue_timeout,
+        )
+        commands = self._store.for_tenant(tenant_id).commands
+        commands.insert(command)
+        frame = serialize(Call(command.command_id, action, payload))
+        self._queue.push(charge_point_id, command.command_id, frame)
+        self.dispatch_next(tenant_id, charge_point_id)
+        return self.get(tenant_id, command.command_id) or command
+
+    def dispatch_next(self, tenant_id: str, charge_point_id: str) -> None:
+        """Send the charger's next queued command if none is outstanding. Safe to call
+        from any process at any time: the queue hands each command out once."""
+        while True:
+            connection_id = self._registry.connection_of(charge_point_id)
+            if connection_id is None:
+                return  # stays queued until the charger is back
+            taken = self._queue.take_next(charge_point_id)
+            if taken is None:
+                return
+            command_id, frame = taken
+            if self._send(tenant_id, charge_point_id, connection_id, command_id, frame):
+                return
+
+    def _send(
+        self, tenant_id: str, charge_point_id: str, connection_id: str, command_id: str, frame: str
+    ) -> bool:
+        """True when the command is now outstanding; False to move on to the next one."""
+        commands = self._store.for_tenant(tenant_id).commands
+        now = self._clock()
+        command = commands.get(command_id)
+        if command is None or command.status is not CommandStatus.QUEUED:
+            self._pending.delete(charge_point_id, command_id)
+            return False
+        if command.expired(now):
+            self._finish(tenant_id, command_id, CommandStatus.TIMED_OUT, error=_expired_in_queue())
+            self._pending.delete(charge_point_id, command_id)
+            return False
+        # Marked before sending: the answer may arrive before post() returns.
+        commands.mark_sent(command_id, now, now + self._answer_timeout)
+        try:
+            gone = not self._gateway().post(connection_id, frame)
+        except Exception:
+            logger.exception("could not send command", extra={"command_id": command_id})
+            self._pending.delete(charge_point_id, command_id)
+            failure = {"reason": "the command could not be sent to the charge point"}
+            self._finish(tenant_id, command_id, CommandStatus.FAILED, error=failure)
+            return True  # the rest stay queued for the next attempt
+        if gone:
+            self._pending.delete(charge_point_id, command_id)
+            failure = {"reason": "the charge point's connection is gone"}
+            self._finish(tenant_id, command_id, CommandStatus.FAILED, error=failure)
+            self._mark_offline(tenant_id, charge_point_id, connection_id)
+            return True  # offline now: later commands wait for the reconnect
+        logger.info("command sent", extra={"command_id": command_id, "action": command.action})
+        return True
+
+    def _mark_offline(self, tenant_id: str, charge_point_id: str, connection_id: str) -> None:
+        # A $disconnect was lost (410 from @connections): forget the stale connection.
+        connection = self._registry.lookup(connection_id)
+        if connection is not None:
+            self._registry.unregister(connection)
+        elif self._registry.connection_of(charge_point_id) != connection_id:
+            return  # already replaced by a newer connection
+        self._store.for_tenant(tenant_id).charge_points.record_connection(
+            charge_point_id, ConnectionStatus.DISCONNECTED, self._clock()
+        )
+
+    def complete(
+        self, tenant_id: str, charge_point_id: str, request: Call, answer: CallResult | CallError
+    ) -> None:
+        """The charger answered an outstanding command (its pending entry is removed)."""
+        if isinstance(answer, CallError):
+            error = {
+                "code": answer.error_code,
+                "description": answer.error_description,
+                "details": answer.error_details,
+            }
+            self._finish(tenant_id, answer.unique_id, CommandStatus.FAILED, error=error)
+        else:
+            self._complete_result(tenant_id, charge_point_id, request, answer)
+        self.dispatch_next(tenant_id, charge_point_id)
+
+    def _complete_result(
+        self, tenant_id: str, charge_point_id: str, request: Call, result: CallResult
+    ) -> None:
+        try:
+            self._schemas.validate_response(request.action, result.payload)
+        except OcppError as invalid:
+            error = {"reason": f"the charger's answer breaks the schema: {invalid.description}"}
+            self._finish(
+                tenant_id, result.unique_id, CommandStatus.FAILED, result.payload, error
+            )
+            return
+        status = outcome_of_result(result.payload)
+        if status is CommandStatus.COMPLETED:
+            apply_effects(
+                self._store.for_tenant(tenant_id),
+                charge_point_id,
+                request.action,
+                request.payload,
+                result.payload,
+            )
+        self._finish(tenant_id, result.unique_id, status, result.payload)
+
+    def _finish(
+        self,
+        tenant_id: str,
+        command_id: str,
+        status: CommandStatus,
+        response: dict[str, Any] | None = None,
+        error: dict[str, Any] | None = None,
+    ) -> None:
+        commands = self._store.for_tenant(tenant_id).commands
+        if commands.finish(command_id, status, self._clock(), response, error):
+            self._queue.signal_done(command_id)
+
+    def get(self, tenant_id: str, command_id: str) -> Command | None:
+        """The command as it stands; one past its deadline is timed out from now on."""
+        commands = self._store.for_tenant(tenant_id).commands
+        command = commands.get(command_id)
+        if command is not None and command.expired(self._clock()):
+            error = (
+                _expired_in_queue()
+                if command.status is CommandStatus.QUEUED
+                else {"reason": "the charge point did not answer in time"}
+            )
+            self._finish(tenant_id, command_id, CommandStatus.TIMED_OUT, error=error)
+            command = commands.get(command_id)
+        return command
+
+    def wait(self, tenant_id: str, command_id: str, seconds: float) -> Command | None:
+        """The command once final, or as it stands after `seconds` (at most 25)."""
+        deadline = self._clock() + timedelta(seconds=min(seconds, MAX_WAIT_SECONDS))
+        while True:
+            command = self.get(tenant_id, command_id)
+            if command is None or command.final:
+                return command
+            now = self._clock()
+            remaining = min(deadline, command.expires_at) - now
+            if remaining <= timedelta(0):
+                if now >= deadline:
+                    return command
+                continue  # past the command's own deadline: get() times it out
+            # Short slices: the Redis client's socket timeout bounds a blocking pop.
+            self._queue.wait_done(
+                command_id, min(remaining.total_seconds(), _WAIT_SLICE_SECONDS) + 0.01
+            )
+
+
+def _expired_in_queue() -> dict[str, Any]:
+    return {"reason": "the charge point did not come online in time to receive it"}
