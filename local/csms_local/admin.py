@@ -112,21 +112,25 @@ def jwt_secret() -> str:
     return secret
 
 
-def issue_token(tenant_id: str, role: str, ttl_seconds: int, subject: str | None) -> str:
+def issue_token(tenant_id: str | None, role: str, ttl_seconds: int, subject: str | None) -> str:
+    """A token the tenant API accepts; platform administrators carry no tenant."""
     import jwt
 
+    if role != "platform-admin" and not tenant_id:
+        raise AdminError(f"a {role} token needs --tenant")
     now = int(time.time())
-    claims = {
+    claims: dict[str, Any] = {
         "iss": os.environ.get("JWT_ISSUER", "csms"),
         "aud": os.environ.get("JWT_AUDIENCE", "csms-tenant-api"),
         "sub": subject or f"csms-admin:{uuid.uuid4()}",
-        "tenant_id": tenant_id,
         "role": role,
         "iat": now,
         "nbf": now,
         "exp": now + ttl_seconds,
         "jti": str(uuid.uuid4()),
     }
+    if role != "platform-admin":
+        claims["tenant_id"] = tenant_id
     return jwt.encode(claims, jwt_secret(), algorithm="HS256")
 
 
@@ -170,7 +174,7 @@ def _parser() -> argparse.ArgumentParser:
         dest="command", required=True
     )
     issue = token.add_parser("issue", help="print a signed JWT for the tenant API")
-    issue.add_argument("--tenant", required=True)
+    issue.add_argument("--tenant", help="required except for platform-admin")
     issue.add_argument("--role", required=True, choices=ROLES)
     issue.add_argument("--ttl", type=int, default=3600, help="seconds (default 3600)")
     issue.add_argument("--subject")

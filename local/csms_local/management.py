@@ -1,10 +1,12 @@
-"""The local HTTP side of the gateway: API Gateway's @connections management API.
+"""The local HTTP side of the gateway, on one port:
 
-POST   /@connections/{id}   send data to the connection (410 GoneException if unknown)
-GET    /@connections/{id}   ConnectedAt, Identity, LastActiveAt
-DELETE /@connections/{id}   close the connection
-Any path prefix (a stage) before /@connections is accepted, as boto3 keeps the
-endpoint URL's path.
+API Gateway's @connections management API
+  POST   /@connections/{id}   send data to the connection (410 GoneException if unknown)
+  GET    /@connections/{id}   ConnectedAt, Identity, LastActiveAt
+  DELETE /@connections/{id}   close the connection
+  Any path prefix (a stage) before /@connections is accepted, as boto3 keeps the
+  endpoint URL's path.
+and the tenant HTTP API: /v1/... handed to the tenant_api function as HTTP API events.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from typing import Any
 from urllib.parse import unquote
 
 from csms_local.gateway import WebSocketGateway
+from csms_local.http_api import HandlerPool, http_api_event, http_response
 
 logger = logging.getLogger("csms_local.management")
 
@@ -27,8 +30,15 @@ _CALL_TIMEOUT = 10.0
 
 
 class ManagementServer:
-    def __init__(self, gateway: WebSocketGateway, host: str = "127.0.0.1", port: int = 3000):
+    def __init__(
+        self,
+        gateway: WebSocketGateway,
+        host: str = "127.0.0.1",
+        port: int = 3000,
+        api: HandlerPool | None = None,
+    ):
         self._gateway = gateway
+        self._api = api
         self._httpd = ThreadingHTTPServer((host, port), self._handler_class())
         self._httpd.daemon_threads = True
         self.port: int = self._httpd.server_address[1]
@@ -75,10 +85,53 @@ class ManagementServer:
             def _gone(self) -> None:
                 self._send(410, {"message": "Gone"}, "GoneException")
 
+            def _body(self) -> bytes:
+                return self.rfile.read(int(self.headers.get("Content-Length") or 0))
+
+            def _is_api(self) -> bool:
+                path = self.path.split("?", 1)[0]
+                return server._api is not None and (path == "/v1" or path.startswith("/v1/"))
+
+            def _serve_api(self) -> None:
+                assert server._api is not None
+                event = http_api_event(
+                    self.command,
+                    self.path,
+                    list(self.headers.items()),
+                    self._body(),
+                    self.client_address[0],
+                    server.port,
+                )
+                try:
+                    status, headers, data = http_response(server._api.invoke(event))
+                except Exception:
+                    # What API Gateway answers when the function itself fails.
+                    logger.exception("tenant_api failed")
+                    self._send(500, {"message": "Internal Server Error"})
+                    return
+                self.send_response(status)
+                headers.setdefault("Content-Type", "application/json")
+                for name, value in headers.items():
+                    if name.lower() != "content-length":
+                        self.send_header(name, value)
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            def do_PUT(self) -> None:
+                if self._is_api():
+                    self._serve_api()
+                else:
+                    self._send(404, {"message": "Not Found"})
+
+            do_PATCH = do_PUT
+
             def do_POST(self) -> None:
+                if self._is_api():
+                    self._serve_api()
+                    return
                 connection_id = self._connection_id()
-                length = int(self.headers.get("Content-Length") or 0)
-                data = self.rfile.read(length)
+                data = self._body()
                 if connection_id is None:
                     self._send(404, {"message": "Not Found"})
                 elif len(data) > server._gateway.limits.message_bytes:
@@ -89,6 +142,9 @@ class ManagementServer:
                     self._gone()
 
             def do_GET(self) -> None:
+                if self._is_api():
+                    self._serve_api()
+                    return
                 connection_id = self._connection_id()
                 live = server._gateway.connections.get(connection_id or "")
                 if live is None:
@@ -106,6 +162,9 @@ class ManagementServer:
                 )
 
             def do_DELETE(self) -> None:
+                if self._is_api():
+                    self._serve_api()
+                    return
                 connection_id = self._connection_id()
                 if connection_id and server._call(server._gateway.close(connection_id)):
                     self._send(204)

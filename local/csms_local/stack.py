@@ -15,6 +15,7 @@ from typing import Any
 
 from csms_local import services
 from csms_local.gateway import GatewayLimits, WebSocketGateway
+from csms_local.http_api import HandlerPool
 from csms_local.lambdas import load_handler
 from csms_local.management import ManagementServer
 
@@ -160,7 +161,7 @@ async def serve_gateway(config: StackConfig, stop: asyncio.Event, ready_message:
         limits=GatewayLimits(idle_timeout=config.idle_timeout, max_duration=config.max_duration),
     )
     await gateway.start()
-    management = ManagementServer(gateway, port=config.http_port)
+    management = ManagementServer(gateway, port=config.http_port, api=HandlerPool("tenant_api"))
     management.start()
     try:
         # Announced only now: whoever reads the banner can connect at once.
@@ -182,6 +183,10 @@ def banner(config: StackConfig, demo: dict[str, Any]) -> str:
             f"  Basic auth       : user {demo['charge_point_id']}  password {demo['password']}",
             f"  Accepted id tag  : {demo['id_tag']}",
             f"  Tenant           : {demo['tenant_id']}",
+            f"  Tenant API       : http://127.0.0.1:{config.http_port}/v1  "
+            f"(docs: http://127.0.0.1:{config.http_port}/v1/docs)",
+            "  API token        : .venv/bin/csms-admin token issue --tenant "
+            f"{demo['tenant_id']} --role admin",
             f"  @connections API : http://127.0.0.1:{config.http_port}/@connections/<id>",
             f"  MongoDB          : mongodb://127.0.0.1:{config.mongo_port}  "
             f"(database ocpp_tenant_{demo['tenant_id']})",

@@ -6,7 +6,11 @@ from __future__ import annotations
 import asyncio
 import base64
 import contextlib
+import json
+import secrets
 import threading
+import urllib.error
+import urllib.request
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
@@ -15,8 +19,9 @@ from datetime import UTC, datetime, timedelta
 import pytest
 import websockets
 from csms import bootstrap
-from csms_local.admin import Admin
+from csms_local.admin import Admin, issue_token
 from csms_local.gateway import GatewayLimits, WebSocketGateway
+from csms_local.http_api import HandlerPool
 from csms_local.lambdas import load_handler
 from csms_local.management import ManagementServer
 from ocpp.v16 import ChargePoint
@@ -42,7 +47,7 @@ class GatewayThread:
     def start(self) -> GatewayThread:
         self._thread.start()
         asyncio.run_coroutine_threadsafe(self.gateway.start(), self.loop).result(10)
-        self.management = ManagementServer(self.gateway, port=0)
+        self.management = ManagementServer(self.gateway, port=0, api=HandlerPool("tenant_api"))
         self.management.start()
         return self
 
@@ -55,6 +60,11 @@ class GatewayThread:
 
     def url(self, charge_point_id: str) -> str:
         return f"ws://127.0.0.1:{self.gateway.port}/ocpp/{charge_point_id}"
+
+    @property
+    def http_url(self) -> str:
+        assert self.management is not None
+        return f"http://127.0.0.1:{self.management.port}"
 
 
 @dataclass
@@ -87,6 +97,7 @@ def csms_env(redis_url: str, mongodb_uri: str) -> Iterator[None]:
     patch.setenv("AWS_ACCESS_KEY_ID", "local")  # the local @connections API ignores these
     patch.setenv("AWS_SECRET_ACCESS_KEY", "local")
     patch.setenv("AWS_REGION", "us-east-1")
+    patch.setenv("JWT_SECRET", secrets.token_urlsafe(32))
     bootstrap.reset()
     yield
     patch.undo()
@@ -134,6 +145,7 @@ async def connected(
     cp_id: str,
     password: str = PASSWORD,
     subprotocols: tuple[str, ...] = ("ocpp1.6",),
+    client: type[ChargePoint] = ChargePoint,
 ) -> AsyncIterator[tuple[ChargePoint, websockets.ClientConnection]]:
     """A real OCPP 1.6 charge point connected through the gateway."""
     async with websockets.connect(
@@ -142,10 +154,10 @@ async def connected(
         additional_headers=basic_auth(cp_id, password),
         open_timeout=10,
     ) as ws:
-        client = ChargePoint(cp_id, ws)
-        listener = asyncio.create_task(client.start())
+        charge_point = client(cp_id, ws)
+        listener = asyncio.create_task(charge_point.start())
         try:
-            yield client, ws
+            yield charge_point, ws
         finally:
             listener.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):
@@ -164,3 +176,56 @@ async def raw_socket(
         **kwargs,  # type: ignore[arg-type]
     ) as ws:
         yield ws
+
+
+@dataclass(frozen=True)
+class Reply:
+    status: int
+    headers: dict[str, str]
+    text: str
+
+    @property
+    def json(self):
+        return json.loads(self.text) if self.text else None
+
+
+@dataclass(frozen=True)
+class Api:
+    """An HTTP client of the local tenant API, acting with one token."""
+
+    base_url: str
+    token: str | None
+
+    def request(self, method: str, path: str, body: object = None, **params: object) -> Reply:
+        query = "&".join(f"{k}={v}" for k, v in params.items() if v is not None)
+        url = f"{self.base_url}{path}" + (f"?{query}" if query else "")
+        data = None if body is None else json.dumps(body).encode()
+        request = urllib.request.Request(url, data=data, method=method)
+        request.add_header("Content-Type", "application/json")
+        if self.token:
+            request.add_header("Authorization", f"Bearer {self.token}")
+        try:
+            with urllib.request.urlopen(request, timeout=40) as response:
+                return Reply(response.status, dict(response.headers), response.read().decode())
+        except urllib.error.HTTPError as error:
+            return Reply(error.code, dict(error.headers), error.read().decode())
+
+    def get(self, path: str, **params: object) -> Reply:
+        return self.request("GET", path, **params)
+
+    def post(self, path: str, body: object = None, **params: object) -> Reply:
+        return self.request("POST", path, {} if body is None else body, **params)
+
+    def patch(self, path: str, body: object) -> Reply:
+        return self.request("PATCH", path, body)
+
+    def put(self, path: str, body: object) -> Reply:
+        return self.request("PUT", path, body)
+
+    def delete(self, path: str) -> Reply:
+        return self.request("DELETE", path)
+
+
+def api_for(gateway: GatewayThread, tenant_id: str | None, role: str) -> Api:
+    """A client with a token as `csms-admin token issue` makes it."""
+    return Api(gateway.http_url, issue_token(tenant_id, role, 600, None))

@@ -23,7 +23,9 @@ from csms.services.connect import ConnectService
 from csms.services.messages import MessageService
 
 if TYPE_CHECKING:  # adapters import their drivers; load them only when wired
+    from csms.adapters.jwt_tokens import TokenVerifier
     from csms.adapters.mongo import MongoDirectory, MongoTenantStore
+    from csms.adapters.mongo_queries import MongoTenantQueries
     from csms.adapters.redis_state import (
         RedisCommandQueue,
         RedisConnectionRegistry,
@@ -32,6 +34,7 @@ if TYPE_CHECKING:  # adapters import their drivers; load them only when wired
         RedisReplayCache,
     )
     from csms.ports import TenantStore
+    from csms.services.fleet import FleetService
 
 SUPPORTED_SUBPROTOCOLS = (v16.SUBPROTOCOL,)
 
@@ -65,11 +68,50 @@ def _mongodb_uri() -> str:
         return s.mongodb_uri
     import json
 
+    secret = json.loads(_secret_string(s.mongodb_secret_arn))
+    return mongodb_uri_from_secret(secret, s.mongodb_tls_ca_file)
+
+
+def _secret_string(arn: str) -> str:
     import boto3  # only on AWS, once per container
 
-    client = boto3.client("secretsmanager", region_name=s.aws_region)
-    secret = json.loads(client.get_secret_value(SecretId=s.mongodb_secret_arn)["SecretString"])
-    return mongodb_uri_from_secret(secret, s.mongodb_tls_ca_file)
+    client = boto3.client("secretsmanager", region_name=settings().aws_region)
+    value: str = client.get_secret_value(SecretId=arn)["SecretString"]
+    return value
+
+
+@cache
+def token_verifier() -> TokenVerifier:
+    from csms.adapters.jwt_tokens import TokenVerifier, jwks_key_resolver
+
+    s = settings()
+    if s.jwt_jwks_url:
+        keys = jwks_key_resolver(s.jwt_jwks_url)
+        return TokenVerifier("RS256", keys, s.jwt_issuer, s.jwt_audience)
+    secret = s.jwt_secret or (_secret_string(s.jwt_secret_arn) if s.jwt_secret_arn else None)
+    if not secret:
+        raise RuntimeError("set JWT_SECRET, JWT_SECRET_ARN or JWT_JWKS_URL for the tenant API")
+    return TokenVerifier("HS256", secret.strip(), s.jwt_issuer, s.jwt_audience)
+
+
+@cache
+def fleet_service() -> FleetService:
+    from csms.services.fleet import FleetService
+
+    return FleetService(
+        directory=directory(),
+        store=tenant_store(),
+        registry=connection_registry(),
+        gateway=_gateway_from_settings,
+        clock=utc_now,
+    )
+
+
+def tenant_queries(tenant_id: str) -> MongoTenantQueries:
+    from csms.adapters.mongo import tenant_database_name
+    from csms.adapters.mongo_queries import MongoTenantQueries
+
+    return MongoTenantQueries(_mongo()[tenant_database_name(tenant_id)])
 
 
 @cache
@@ -204,5 +246,5 @@ def reset() -> None:
     for factory in (settings, _redis, _mongo, directory, tenant_store, connection_registry,
                     pending_calls, replay_cache, message_service, connect_service,
                     command_queue, rate_limiter, _v16_schemas, command_service,
-                    _gateway_from_settings):
+                    _gateway_from_settings, token_verifier, fleet_service):
         factory.cache_clear()

@@ -25,6 +25,14 @@ class Settings:
     # Where the @connections API is; on AWS derived from each event when unset.
     websocket_management_endpoint: str | None = None
     aws_region: str | None = None
+    # Tenant API tokens: HS256 with JWT_SECRET (or the secret at JWT_SECRET_ARN), or RS256
+    # with the keys at JWT_JWKS_URL. Issuer and audience are always checked.
+    jwt_algorithm: str = "HS256"
+    jwt_secret: str | None = None
+    jwt_secret_arn: str | None = None
+    jwt_jwks_url: str | None = None
+    jwt_issuer: str = "csms"
+    jwt_audience: str = "csms-tenant-api"
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -51,6 +59,12 @@ class Settings:
             ),
             websocket_management_endpoint=env.get("WEBSOCKET_MANAGEMENT_ENDPOINT") or None,
             aws_region=env.get("AWS_REGION") or env.get("AWS_DEFAULT_REGION") or None,
+            jwt_algorithm="RS256" if env.get("JWT_JWKS_URL") else "HS256",
+            jwt_secret=env.get("JWT_SECRET") or None,
+            jwt_secret_arn=env.get("JWT_SECRET_ARN") or None,
+            jwt_jwks_url=env.get("JWT_JWKS_URL") or None,
+            jwt_issuer=env.get("JWT_ISSUER", defaults.jwt_issuer),
+            jwt_audience=env.get("JWT_AUDIENCE", defaults.jwt_audience),
         )
 
 

@@ -395,6 +395,9 @@ class MemoryIdTags:
     def put(self, id_tag: IdTag) -> None:
         self.tags[id_tag.id_tag] = id_tag
 
+    def delete(self, id_tag: str) -> bool:
+        return self.tags.pop(id_tag, None) is not None
+
 
 class MemoryMeterValues:
     def __init__(self) -> None:

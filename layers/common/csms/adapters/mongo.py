@@ -370,6 +370,9 @@ class MongoIdTags:
             upsert=True,
         )
 
+    def delete(self, id_tag: str) -> bool:
+        return self._c.delete_one({"_id": id_tag}).deleted_count == 1
+
 
 class MongoMeterValues:
     def __init__(self, db: Database[Doc]) -> None:

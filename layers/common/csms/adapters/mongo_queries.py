@@ -1,0 +1,230 @@
+"""The tenant API's read side: filtered, paginated views of one tenant's database.
+
+Reads return plain documents shaped for the API; writes go through the domain ports.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from pymongo import ASCENDING, DESCENDING
+from pymongo.collection import Collection
+from pymongo.database import Database
+
+Doc = dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Page:
+    items: list[Doc]
+    limit: int
+    offset: int
+
+    @property
+    def next_offset(self) -> int | None:
+        # A full page may have more behind it; a short one is the last.
+        return self.offset + self.limit if len(self.items) == self.limit else None
+
+
+def _time_range(field: str, since: datetime | None, until: datetime | None) -> Doc:
+    bounds: Doc = {}
+    if since is not None:
+        bounds["$gte"] = since
+    if until is not None:
+        bounds["$lt"] = until
+    return {field: bounds} if bounds else {}
+
+
+def _without_none(**fields: Any) -> Doc:
+    return {k: v for k, v in fields.items() if v is not None}
+
+
+def _renamed_id(doc: Doc, name: str) -> Doc:
+    doc[name] = doc.pop("_id")
+    return doc
+
+
+class MongoTenantQueries:
+    def __init__(self, db: Database[Doc]) -> None:
+        self._db = db
+
+    def _page(
+        self,
+        collection: str,
+        query: Doc,
+        sort: list[tuple[str, int]],
+        limit: int,
+        offset: int,
+        id_name: str | None = None,
+        projection: Doc | None = None,
+    ) -> Page:
+        c: Collection[Doc] = self._db[collection]
+        cursor = c.find(query, projection).sort(sort).skip(offset).limit(limit)
+        items = [_renamed_id(d, id_name) if id_name else _drop_id(d) for d in cursor]
+        return Page(items, limit, offset)
+
+    def charge_point_state(self, charge_point_id: str) -> Doc:
+        doc = self._db["charge_points"].find_one({"_id": charge_point_id}) or {}
+        doc.pop("_id", None)
+        return doc
+
+    def charge_point_states(self, charge_point_ids: list[str]) -> dict[str, Doc]:
+        cursor = self._db["charge_points"].find({"_id": {"$in": charge_point_ids}})
+        return {doc.pop("_id"): doc for doc in cursor}
+
+    def transactions(
+        self,
+        limit: int,
+        offset: int,
+        charge_point_id: str | None = None,
+        status: str | None = None,
+        id_tag: str | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+    ) -> Page:
+        query = _transaction_filter(charge_point_id, status, id_tag, since, until)
+        return self._page(
+            "transactions",
+            query,
+            [("start_timestamp", DESCENDING), ("_id", DESCENDING)],
+            limit,
+            offset,
+            "transaction_id",
+            {"dedup_key": 0},
+        )
+
+    def transaction(self, transaction_id: int) -> Doc | None:
+        doc = self._db["transactions"].find_one({"_id": transaction_id}, {"dedup_key": 0})
+        return _renamed_id(doc, "transaction_id") if doc else None
+
+    def transaction_statistics(
+        self,
+        charge_point_id: str | None = None,
+        status: str | None = None,
+        id_tag: str | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+    ) -> Doc:
+        query = _transaction_filter(charge_point_id, status, id_tag, since, until)
+        pipeline: list[Doc] = [
+            {"$match": query},
+            {
+                "$group": {
+                    "_id": None,
+                    "count": {"$sum": 1},
+                    "active": {"$sum": {"$cond": [{"$eq": ["$status", "Active"]}, 1, 0]}},
+                    "completed": {"$sum": {"$cond": [{"$eq": ["$status", "Completed"]}, 1, 0]}},
+                    "total_energy_wh": {"$sum": "$energy_wh"},
+                    "average_energy_wh": {"$avg": "$energy_wh"},
+                }
+            },
+        ]
+        rows = list(self._db["transactions"].aggregate(pipeline))
+        if not rows:
+            return {
+                "count": 0,
+                "active": 0,
+                "completed": 0,
+                "total_energy_wh": 0,
+                "average_energy_wh": None,
+            }
+        row = rows[0]
+        row.pop("_id", None)
+        return row
+
+    def meter_values(
+        self,
+        limit: int,
+        offset: int,
+        transaction_id: int | None = None,
+        charge_point_id: str | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+    ) -> Page:
+        query = _without_none(transaction_id=transaction_id, charge_point_id=charge_point_id)
+        query |= _time_range("timestamp", since, until)
+        return self._page("meter_values", query, [("timestamp", ASCENDING)], limit, offset)
+
+    def messages(
+        self,
+        limit: int,
+        offset: int,
+        charge_point_id: str | None = None,
+        direction: str | None = None,
+        message_type: str | None = None,
+        action: str | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+    ) -> Page:
+        query = _without_none(
+            charge_point_id=charge_point_id,
+            direction=direction,
+            message_type=message_type,
+            action=action,
+        ) | _time_range("timestamp", since, until)
+        return self._page(
+            "ocpp_messages", query, [("timestamp", DESCENDING), ("_id", DESCENDING)], limit, offset
+        )
+
+    def sessions(self, charge_point_id: str, limit: int, offset: int) -> Page:
+        return self._page(
+            "sessions",
+            {"charge_point_id": charge_point_id},
+            [("connected_at", DESCENDING)],
+            limit,
+            offset,
+            "connection_id",
+        )
+
+    def id_tags(self, limit: int, offset: int, status: str | None = None) -> Page:
+        query = _without_none(status=status)
+        return self._page("id_tags", query, [("_id", ASCENDING)], limit, offset, "id_tag")
+
+    def commands(
+        self,
+        limit: int,
+        offset: int,
+        charge_point_id: str | None = None,
+        status: str | None = None,
+    ) -> Page:
+        query = _without_none(charge_point_id=charge_point_id, status=status)
+        return self._page(
+            "commands", query, [("created_at", DESCENDING)], limit, offset, "command_id"
+        )
+
+    def reservations(self, charge_point_id: str, limit: int, offset: int) -> Page:
+        return self._page(
+            "reservations",
+            {"charge_point_id": charge_point_id},
+            [("expiry_date", DESCENDING)],
+            limit,
+            offset,
+        )
+
+    def charging_profiles(self, charge_point_id: str, limit: int, offset: int) -> Page:
+        return self._page(
+            "charging_profiles",
+            {"charge_point_id": charge_point_id},
+            [("connector_id", ASCENDING), ("stack_level", ASCENDING)],
+            limit,
+            offset,
+        )
+
+
+def _drop_id(doc: Doc) -> Doc:
+    doc.pop("_id", None)
+    return doc
+
+
+def _transaction_filter(
+    charge_point_id: str | None,
+    status: str | None,
+    id_tag: str | None,
+    since: datetime | None,
+    until: datetime | None,
+) -> Doc:
+    return _without_none(
+        charge_point_id=charge_point_id, status=status, id_tag=id_tag
+    ) | _time_range("start_timestamp", since, until)

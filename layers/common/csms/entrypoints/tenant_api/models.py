@@ -1,0 +1,71 @@
+"""Request bodies of the tenant API (pydantic: validated, and documented in OpenAPI)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Literal
+
+from aws_lambda_powertools.event_handler.openapi.params import Query
+from pydantic import BaseModel, ConfigDict, Field
+
+# Pagination of every list: at most 200 items a page.
+Limit = Annotated[int, Query(ge=1, le=200)]
+Offset = Annotated[int, Query(ge=0, le=100_000)]
+
+TenantId = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_-]{0,39}$")]
+# OCPP 1.6 chargeBoxIdentity: at most 48 characters, URL-safe (it is part of the path).
+ChargePointId = Annotated[str, Field(pattern=r"^[A-Za-z0-9._~:-]{1,48}$")]
+IdToken = Annotated[str, Field(min_length=1, max_length=20)]  # OCPP 1.6 IdToken: CiString20
+Password = Annotated[str, Field(min_length=16, max_length=40)]
+TopicPrefix = Annotated[
+    str, Field(max_length=100, pattern=r"^[A-Za-z0-9_-]+(/[A-Za-z0-9_-]+)*$")
+]
+RateLimit = Annotated[int, Field(ge=1, le=100_000, description="requests per minute")]
+MaxChargePoints = Annotated[int, Field(ge=0, le=10_000_000)]
+AuthorizationStatusName = Literal["Accepted", "Blocked", "Expired", "Invalid", "ConcurrentTx"]
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class TenantCreate(Strict):
+    tenant_id: TenantId
+    name: Annotated[str, Field(min_length=1, max_length=200)]
+    max_charge_points: MaxChargePoints | None = None
+    api_rate_limit: RateLimit = 600
+    mqtt_topic_prefix: TopicPrefix = "ocpp"
+
+
+class TenantUpdate(Strict):
+    name: Annotated[str, Field(min_length=1, max_length=200)] | None = None
+    max_charge_points: MaxChargePoints | None = None
+    api_rate_limit: RateLimit | None = None
+    mqtt_topic_prefix: TopicPrefix | None = None
+
+
+class ChargePointCreate(Strict):
+    charge_point_id: ChargePointId
+    password: Password | None = Field(
+        default=None, description="16-40 characters; generated when left out"
+    )
+    description: Annotated[str, Field(max_length=500)] | None = None
+
+
+class ChargePointUpdate(Strict):
+    description: Annotated[str, Field(max_length=500)] | None = None
+    enabled: bool | None = None
+
+
+class PasswordChange(Strict):
+    password: Password | None = Field(default=None, description="generated when left out")
+
+
+class IdTagFields(Strict):
+    status: AuthorizationStatusName = "Accepted"
+    expiry_date: datetime | None = None
+    parent_id_tag: IdToken | None = None
+
+
+class IdTagCreate(IdTagFields):
+    id_tag: IdToken

@@ -1,0 +1,102 @@
+"""Read-only records: /v1/transactions, /v1/meter-values, /v1/messages."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any, Literal
+
+from aws_lambda_powertools.event_handler import APIGatewayHttpResolver
+from aws_lambda_powertools.event_handler.openapi.params import Query
+
+from csms import bootstrap
+from csms.domain.access import Permission
+from csms.entrypoints.tenant_api import views
+from csms.entrypoints.tenant_api.models import Limit, Offset
+from csms.services.fleet import NotFound
+
+Json = dict[str, Any]
+Since = Annotated[datetime | None, Query(description="from this time on (inclusive)")]
+Until = Annotated[datetime | None, Query(description="before this time (exclusive)")]
+ChargePointFilter = Annotated[str | None, Query(max_length=48)]
+TransactionStatusName = Literal["Active", "Completed"]
+
+
+def install(app: APIGatewayHttpResolver) -> None:
+    from csms.entrypoints.tenant_api import tenant_of
+
+    def reader() -> str:
+        return tenant_of(app, Permission.READ)
+
+    @app.get("/v1/transactions", tags=["transactions"])
+    def list_transactions(
+        limit: Limit = 50,
+        offset: Offset = 0,
+        charge_point_id: ChargePointFilter = None,
+        status: Annotated[TransactionStatusName | None, Query()] = None,
+        id_tag: Annotated[str | None, Query(max_length=20)] = None,
+        since: Since = None,
+        until: Until = None,
+    ) -> Json:
+        """Newest first; the time range applies to the start time."""
+        queries = bootstrap.tenant_queries(reader())
+        return views.page(
+            queries.transactions(limit, offset, charge_point_id, status, id_tag, since, until)
+        )
+
+    @app.get("/v1/transactions/statistics", tags=["transactions"])
+    def transaction_statistics(
+        charge_point_id: ChargePointFilter = None,
+        status: Annotated[TransactionStatusName | None, Query()] = None,
+        id_tag: Annotated[str | None, Query(max_length=20)] = None,
+        since: Since = None,
+        until: Until = None,
+    ) -> Json:
+        """Count, active, completed, total and average energy (Wh) of the selection."""
+        queries = bootstrap.tenant_queries(reader())
+        return queries.transaction_statistics(charge_point_id, status, id_tag, since, until)
+
+    @app.get("/v1/transactions/<transaction_id>", tags=["transactions"])
+    def get_transaction(transaction_id: int) -> Json:
+        """One transaction with its meter values (the first 1000, oldest first)."""
+        queries = bootstrap.tenant_queries(reader())
+        transaction = queries.transaction(transaction_id)
+        if transaction is None:
+            raise NotFound(f"no transaction {transaction_id}")
+        meter_values = queries.meter_values(1000, 0, transaction_id=transaction_id)
+        return transaction | {"meter_values": meter_values.items}
+
+    @app.get("/v1/meter-values", tags=["meter values"])
+    def list_meter_values(
+        limit: Limit = 50,
+        offset: Offset = 0,
+        transaction_id: Annotated[int | None, Query()] = None,
+        charge_point_id: ChargePointFilter = None,
+        since: Since = None,
+        until: Until = None,
+    ) -> Json:
+        """Oldest first; filter by transaction or charge point and a time range."""
+        queries = bootstrap.tenant_queries(reader())
+        return views.page(
+            queries.meter_values(limit, offset, transaction_id, charge_point_id, since, until)
+        )
+
+    @app.get("/v1/messages", tags=["messages"])
+    def list_messages(
+        limit: Limit = 50,
+        offset: Offset = 0,
+        charge_point_id: ChargePointFilter = None,
+        direction: Annotated[Literal["in", "out"] | None, Query()] = None,
+        message_type: Annotated[
+            Literal["Call", "CallResult", "CallError"] | None, Query()
+        ] = None,
+        action: Annotated[str | None, Query(max_length=50)] = None,
+        since: Since = None,
+        until: Until = None,
+    ) -> Json:
+        """The OCPP message log, newest first; a Call and its answer share message_id."""
+        queries = bootstrap.tenant_queries(reader())
+        return views.page(
+            queries.messages(
+                limit, offset, charge_point_id, direction, message_type, action, since, until
+            )
+        )

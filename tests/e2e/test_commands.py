@@ -1,0 +1,250 @@
+"""Commands through the tenant API to a real OCPP 1.6 charge point (the `ocpp` package's
+ChargePoint) connected through the local gateway. The API request and the charger's
+answer are handled by different handler invocations, as on AWS."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
+
+import pytest
+from csms import bootstrap
+from csms.domain.model import ConnectionInfo
+from ocpp.routing import after, on
+from ocpp.v16 import ChargePoint, call, call_result
+from ocpp.v16.enums import Action
+
+from .conftest import Api, api_for, connected
+
+pytestmark = pytest.mark.e2e
+
+
+class Charger(ChargePoint):
+    """Answers the commands these tests send, and remembers what it was asked."""
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.received: list[str] = []
+        self.started: asyncio.Future[int] = asyncio.get_running_loop().create_future()
+        self.configuration = {"HeartbeatInterval": "300", "MeterValueSampleInterval": "60"}
+        self.reset_entered = asyncio.Event()
+        self.reset_release: asyncio.Event | None = None
+
+    @on(Action.remote_start_transaction)
+    def on_remote_start(self, id_tag: str, **_):
+        self.received.append("RemoteStartTransaction")
+        return call_result.RemoteStartTransaction(status="Accepted")
+
+    @after(Action.remote_start_transaction)
+    async def start_after_remote_start(self, id_tag: str, connector_id: int = 1, **_):
+        started = await self.call(
+            call.StartTransaction(
+                connector_id=connector_id,
+                id_tag=id_tag,
+                meter_start=0,
+                timestamp=datetime.now(UTC).isoformat(),
+            )
+        )
+        self.started.set_result(started.transaction_id)
+
+    @on(Action.reset)
+    async def on_reset(self, type: str):
+        self.received.append("Reset")
+        self.reset_entered.set()
+        if self.reset_release is not None:
+            await self.reset_release.wait()
+        return call_result.Reset(status="Accepted")
+
+    @on(Action.clear_cache)
+    def on_clear_cache(self):
+        self.received.append("ClearCache")
+        return call_result.ClearCache(status="Accepted")
+
+    @on(Action.get_configuration)
+    def on_get_configuration(self, key: list[str] | None = None):
+        self.received.append("GetConfiguration")
+        keys = [{"key": k, "readonly": False, "value": v} for k, v in self.configuration.items()]
+        return call_result.GetConfiguration(configuration_key=keys)
+
+    @on(Action.change_configuration)
+    def on_change_configuration(self, key: str, value: str):
+        self.received.append("ChangeConfiguration")
+        self.configuration[key] = value
+        return call_result.ChangeConfiguration(status="Accepted")
+
+    @on(Action.unlock_connector)
+    async def on_unlock_connector(self, connector_id: int):
+        self.received.append("UnlockConnector")
+        await asyncio.Event().wait()  # a charger that never answers
+
+
+@contextlib.asynccontextmanager
+async def charger(gateway, cp_id: str) -> AsyncIterator[Charger]:
+    async with connected(gateway, cp_id, client=Charger) as (cp, _):
+        await cp.call(call.BootNotification(charge_point_model="M", charge_point_vendor="V"))
+        yield cp
+
+
+async def command(api: Api, cp_id: str, action: str, payload: dict, **params):
+    """POST a command without blocking the event loop the charger runs on."""
+    return await asyncio.to_thread(
+        api.post, f"/v1/charge-points/{cp_id}/commands/{action}", payload, **params
+    )
+
+
+@pytest.fixture
+def operator(gateway, fleet) -> Api:
+    return api_for(gateway, fleet.tenant_id, "operator")
+
+
+async def test_remote_start_returns_the_chargers_answer_and_the_transaction_appears(
+    gateway, fleet, operator
+):
+    cp_id = fleet.add_charge_point("REMOTE")
+    async with charger(gateway, cp_id) as cp:
+        reply = await command(operator, cp_id, "RemoteStartTransaction",
+                              {"idTag": "ACCEPTED", "connectorId": 1}, wait=10)
+        transaction_id = await asyncio.wait_for(cp.started, 10)
+
+    assert reply.status == 200
+    assert reply.json["status"] == "completed"
+    assert reply.json["response"] == {"status": "Accepted"}
+    listed = operator.get("/v1/transactions", charge_point_id=cp_id).json["items"]
+    assert [t["transaction_id"] for t in listed] == [transaction_id]
+    assert listed[0]["id_tag"] == "ACCEPTED"
+
+
+async def test_reset_is_answered_within_the_request(gateway, fleet, operator):
+    cp_id = fleet.add_charge_point("RESET")
+    async with charger(gateway, cp_id) as cp:
+        reply = await command(operator, cp_id, "Reset", {"type": "Soft"}, wait=10)
+
+    assert (reply.status, reply.json["status"]) == (200, "completed")
+    assert cp.received == ["Reset"]
+
+
+async def test_get_and_change_configuration_keep_the_reported_values(gateway, fleet, operator):
+    cp_id = fleet.add_charge_point("CONFIG")
+    async with charger(gateway, cp_id):
+        got = await command(operator, cp_id, "GetConfiguration", {}, wait=10)
+        changed = await command(operator, cp_id, "ChangeConfiguration",
+                                {"key": "HeartbeatInterval", "value": "60"}, wait=10)
+
+    assert got.json["status"] == changed.json["status"] == "completed"
+    configuration = operator.get(f"/v1/charge-points/{cp_id}").json["state"]["configuration"]
+    assert {"key": "HeartbeatInterval", "value": "60", "readonly": False} in configuration
+    assert {"key": "MeterValueSampleInterval", "value": "60", "readonly": False} in configuration
+
+
+@pytest.fixture
+def short_answer_timeout(monkeypatch):
+    monkeypatch.setenv("PENDING_CALL_TTL_SECONDS", "2")
+    bootstrap.reset()
+    yield
+    monkeypatch.undo()
+    bootstrap.reset()
+
+
+async def test_an_unanswered_command_times_out(gateway, fleet, operator, short_answer_timeout):
+    cp_id = fleet.add_charge_point("SILENT")
+    async with charger(gateway, cp_id) as cp:
+        reply = await command(operator, cp_id, "UnlockConnector", {"connectorId": 1}, wait=10)
+
+    assert reply.status == 200
+    assert reply.json["status"] == "timed_out"
+    assert cp.received == ["UnlockConnector"]
+
+
+def test_a_disconnected_charger_gets_409_at_once(fleet, operator):
+    cp_id = fleet.add_charge_point("OFFLINE")
+
+    reply = operator.post(f"/v1/charge-points/{cp_id}/commands/Reset", {"type": "Soft"})
+
+    assert reply.status == 409
+    assert "not connected" in reply.json["message"]
+
+
+async def test_a_command_queued_for_an_offline_charger_is_sent_when_it_is_back(
+    gateway, fleet, operator
+):
+    cp_id = fleet.add_charge_point("LATER")
+    queued = operator.post(f"/v1/charge-points/{cp_id}/commands/ClearCache", {}, queue="true")
+    assert (queued.status, queued.json["status"]) == (202, "queued")
+
+    async with charger(gateway, cp_id) as cp:
+        await cp.call(call.Heartbeat())  # queued commands follow the first call after boot
+        done = await asyncio.to_thread(
+            operator.get, f"/v1/commands/{queued.json['command_id']}", wait=10
+        )
+
+    assert done.json["status"] == "completed"
+    assert cp.received == ["ClearCache"]
+
+
+async def test_two_commands_at_once_are_sent_one_after_the_other(gateway, fleet, operator):
+    cp_id = fleet.add_charge_point("ORDER")
+    async with charger(gateway, cp_id) as cp:
+        cp.reset_release = asyncio.Event()
+        first, second = await asyncio.gather(
+            command(operator, cp_id, "Reset", {"type": "Soft"}),
+            command(operator, cp_id, "ClearCache", {}),
+        )
+        await asyncio.wait_for(cp.reset_entered.wait(), 10)
+        # The charger holds Reset unanswered: nothing else may be sent meanwhile.
+        waiting = next(r for r in (first, second) if r.json["action"] == "ClearCache")
+        status = operator.get(f"/v1/commands/{waiting.json['command_id']}").json["status"]
+        assert status == "queued"
+        cp.reset_release.set()
+        results = [
+            (await asyncio.to_thread(operator.get, f"/v1/commands/{r.json['command_id']}",
+                                     wait=10)).json
+            for r in (first, second)
+        ]
+
+    assert cp.received == ["Reset", "ClearCache"]
+    reset, clear = sorted(results, key=lambda c: c["action"] != "Reset")
+    assert reset["status"] == clear["status"] == "completed"
+    assert clear["sent_at"] >= reset["completed_at"]
+
+
+def test_a_stale_connection_fails_the_command_and_marks_the_charger_offline(
+    gateway, fleet, operator
+):
+    # Given a registry entry whose $disconnect was lost: @connections answers 410 Gone.
+    cp_id = fleet.add_charge_point("STALE")
+    stale = ConnectionInfo("stale-connection", cp_id, fleet.tenant_id, "ocpp1.6",
+                           datetime.now(UTC))
+    bootstrap.connection_registry().register(stale)
+
+    reply = operator.post(f"/v1/charge-points/{cp_id}/commands/Reset", {"type": "Soft"})
+
+    assert reply.status == 200
+    assert reply.json["status"] == "failed"
+    assert "gone" in reply.json["error"]["reason"]
+    view = operator.get(f"/v1/charge-points/{cp_id}").json
+    assert view["connected"] is False
+    assert view["state"]["connection_status"] == "Disconnected"
+
+
+def test_an_invalid_payload_is_refused_with_the_reason(fleet, operator):
+    cp_id = fleet.add_charge_point("INVALID")
+
+    reply = operator.post(f"/v1/charge-points/{cp_id}/commands/Reset", {"type": "Sideways"})
+
+    assert reply.status == 422
+    assert reply.json["field"] == "type"
+
+
+def test_an_unknown_action_is_not_found(fleet, operator):
+    cp_id = fleet.add_charge_point("UNKNOWN")
+
+    assert operator.post(f"/v1/charge-points/{cp_id}/commands/Heartbeat", {}).status == 404
+
+
+def test_a_viewer_may_not_command(gateway, fleet):
+    cp_id = fleet.add_charge_point("VIEWER")
+    viewer = api_for(gateway, fleet.tenant_id, "viewer")
+
+    assert viewer.post(f"/v1/charge-points/{cp_id}/commands/Reset", {"type": "Soft"}).status == 403
