@@ -4,16 +4,17 @@ the tenant_api handler, and its results turned back into HTTP responses."""
 from __future__ import annotations
 
 import base64
-import queue
+import json
+import os
+import select
+import subprocess
+import sys
+import threading
 import time
 import uuid
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from datetime import UTC, datetime
-from typing import Any
+from typing import IO, Any
 from urllib.parse import parse_qsl, urlsplit
-
-from csms_local.lambdas import LambdaContext, LambdaHandler, load_handler
 
 ROUTE_KEY = "ANY /v1/{proxy+}"
 
@@ -40,7 +41,7 @@ def http_api_event(
     for name, value in parse_qsl(url.query, keep_blank_values=True):
         query[name] = f"{query[name]},{value}" if name in query else value
     now = datetime.now(UTC)
-    text_body = _is_text(merged.get("content-type", ""))
+    text_body = _is_text(merged.get("content-type", "")) and _is_utf8(body)
     event: dict[str, Any] = {
         "version": "2.0",
         "routeKey": ROUTE_KEY,
@@ -77,6 +78,14 @@ def http_api_event(
     return event
 
 
+def _is_utf8(body: bytes) -> bool:
+    try:
+        body.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return True
+
+
 def _is_text(content_type: str) -> bool:
     kind = content_type.split(";", 1)[0].strip().lower()
     return not kind or kind.startswith("text/") or kind.endswith(("json", "xml", "urlencoded"))
@@ -92,30 +101,98 @@ def http_response(result: dict[str, Any]) -> tuple[int, dict[str, str], bytes]:
     return int(result.get("statusCode", 200)), headers, data
 
 
+class FunctionError(Exception):
+    """The function failed (raised, crashed or ran out of time), as Lambda reports it."""
+
+
+class _Container:
+    def __init__(self, function: str, env: dict[str, str], log: IO[str] | None) -> None:
+        self._process = subprocess.Popen(
+            [sys.executable, "-m", "csms_local.lambda_worker", function],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=log,
+            env=env,
+            text=True,
+            bufsize=1,
+        )
+
+    def invoke(self, event: dict[str, Any], timeout: float) -> dict[str, Any]:
+        process = self._process
+        assert process.stdin is not None and process.stdout is not None
+        process.stdin.write(json.dumps(event) + "\n")
+        process.stdin.flush()
+        ready, _, _ = select.select([process.stdout], [], [], timeout)
+        if not ready:
+            self.stop()
+            raise FunctionError(f"timed out after {timeout:.0f} s")
+        line = process.stdout.readline()
+        if not line:
+            raise FunctionError(f"the function process exited ({process.poll()})")
+        answer: dict[str, Any] = json.loads(line)
+        if "result" not in answer:
+            raise FunctionError(f"{answer.get('errorType')}: {answer.get('errorMessage')}")
+        result: dict[str, Any] = answer["result"]
+        return result
+
+    @property
+    def alive(self) -> bool:
+        return self._process.poll() is None
+
+    def stop(self) -> None:
+        if self._process.poll() is None:
+            self._process.kill()
+        self._process.wait()
+
+
 class HandlerPool:
-    """Several warm "containers" of one function, as Lambda runs concurrent requests:
-    each copy of the handler module (and its resolver) serves one request at a time."""
+    """Warm "containers" of one function, each its own process as on Lambda: a request
+    takes an idle one or starts a new one (a cold start), up to `size` at once. The
+    environment is the one at the pool's creation, as a deployment fixes it."""
 
     def __init__(
         self,
         function: str,
         size: int = 4,
-        loader: Callable[[str], LambdaHandler] = load_handler,
+        timeout: float = 30.0,
+        log: IO[str] | None = None,
     ) -> None:
         self.function = function
-        self._idle: queue.Queue[LambdaHandler] = queue.Queue()
-        for _ in range(size):
-            self._idle.put(loader(function))
+        self._env = dict(os.environ)
+        self._timeout = timeout
+        self._log = log
+        self._idle: list[_Container] = []
+        self._all: list[_Container] = []
+        self._slots = threading.BoundedSemaphore(size)
+        self._lock = threading.Lock()
 
-    @contextmanager
-    def _container(self) -> Iterator[LambdaHandler]:
-        handler = self._idle.get()
-        try:
-            yield handler
-        finally:
-            self._idle.put(handler)
+    def set_environment(self, name: str, value: str) -> None:
+        """Before the first request: containers started later see the new value."""
+        self._env[name] = value
+
+    def _take(self) -> _Container:
+        with self._lock:
+            while self._idle:
+                container = self._idle.pop()
+                if container.alive:
+                    return container
+            container = _Container(self.function, self._env, self._log)
+            self._all.append(container)
+            return container
 
     def invoke(self, event: dict[str, Any]) -> dict[str, Any]:
-        with self._container() as handler:
-            context = LambdaContext(self.function, event["requestContext"]["requestId"])
-            return handler(event, context)
+        with self._slots:
+            container = self._take()
+            try:
+                return container.invoke(event, self._timeout)
+            finally:
+                with self._lock:
+                    if container.alive:
+                        self._idle.append(container)
+
+    def close(self) -> None:
+        with self._lock:
+            for container in self._all:
+                container.stop()
+            self._all.clear()
+            self._idle.clear()

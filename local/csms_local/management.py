@@ -42,6 +42,9 @@ class ManagementServer:
         self._httpd = ThreadingHTTPServer((host, port), self._handler_class())
         self._httpd.daemon_threads = True
         self.port: int = self._httpd.server_address[1]
+        if api is not None:
+            # The API's commands reach the chargers through this very server.
+            api.set_environment("WEBSOCKET_MANAGEMENT_ENDPOINT", f"http://{host}:{self.port}")
         self._thread = threading.Thread(target=self._httpd.serve_forever, daemon=True)
 
     def start(self) -> None:
@@ -50,6 +53,8 @@ class ManagementServer:
     def stop(self) -> None:
         self._httpd.shutdown()
         self._httpd.server_close()
+        if self._api is not None:
+            self._api.close()
 
     def _call(self, coroutine: Any) -> Any:
         loop = self._gateway.loop
@@ -86,7 +91,20 @@ class ManagementServer:
                 self._send(410, {"message": "Gone"}, "GoneException")
 
             def _body(self) -> bytes:
+                if "chunked" in (self.headers.get("Transfer-Encoding") or "").lower():
+                    return self._chunked_body()
                 return self.rfile.read(int(self.headers.get("Content-Length") or 0))
+
+            def _chunked_body(self) -> bytes:
+                data = bytearray()
+                while True:
+                    size = int(self.rfile.readline().split(b";", 1)[0].strip() or b"0", 16)
+                    if size == 0:
+                        while self.rfile.readline() not in (b"\r\n", b"\n", b""):
+                            pass  # trailers
+                        return bytes(data)
+                    data += self.rfile.read(size)
+                    self.rfile.readline()  # the CRLF after each chunk
 
             def _is_api(self) -> bool:
                 path = self.path.split("?", 1)[0]
@@ -109,6 +127,8 @@ class ManagementServer:
                     logger.exception("tenant_api failed")
                     self._send(500, {"message": "Internal Server Error"})
                     return
+                if status in (204, 304) or self.command == "HEAD":
+                    data = b""  # no body may follow these, whatever the function returned
                 self.send_response(status)
                 headers.setdefault("Content-Type", "application/json")
                 for name, value in headers.items():
@@ -118,13 +138,18 @@ class ManagementServer:
                 self.end_headers()
                 self.wfile.write(data)
 
-            def do_PUT(self) -> None:
+            def _any_method(self) -> None:
                 if self._is_api():
                     self._serve_api()
                 else:
                     self._send(404, {"message": "Not Found"})
 
-            do_PATCH = do_PUT
+            def __getattr__(self, name: str) -> Any:
+                # HTTP APIs hand every method of /v1/{proxy+} to the function (an ANY
+                # route), even ones this server has no do_<METHOD> for.
+                if name.startswith("do_"):
+                    return self._any_method
+                raise AttributeError(name)
 
             def do_POST(self) -> None:
                 if self._is_api():

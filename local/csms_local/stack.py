@@ -161,7 +161,9 @@ async def serve_gateway(config: StackConfig, stop: asyncio.Event, ready_message:
         limits=GatewayLimits(idle_timeout=config.idle_timeout, max_duration=config.max_duration),
     )
     await gateway.start()
-    management = ManagementServer(gateway, port=config.http_port, api=HandlerPool("tenant_api"))
+    api_log = (config.data_dir / "logs" / "tenant_api.log").open("a", encoding="utf-8")
+    api = HandlerPool("tenant_api", log=api_log)
+    management = ManagementServer(gateway, port=config.http_port, api=api)
     management.start()
     try:
         # Announced only now: whoever reads the banner can connect at once.
@@ -169,6 +171,7 @@ async def serve_gateway(config: StackConfig, stop: asyncio.Event, ready_message:
         await stop.wait()
     finally:
         management.stop()
+        api_log.close()
         await gateway.stop()
 
 

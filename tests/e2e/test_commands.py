@@ -12,11 +12,12 @@ from datetime import UTC, datetime
 import pytest
 from csms import bootstrap
 from csms.domain.model import ConnectionInfo
+from csms_local.gateway import GatewayLimits
 from ocpp.routing import after, on
 from ocpp.v16 import ChargePoint, call, call_result
 from ocpp.v16.enums import Action
 
-from .conftest import Api, api_for, connected
+from .conftest import Api, api_for, connected, start_gateway
 
 pytestmark = pytest.mark.e2e
 
@@ -29,8 +30,14 @@ class Charger(ChargePoint):
         self.received: list[str] = []
         self.started: asyncio.Future[int] = asyncio.get_running_loop().create_future()
         self.configuration = {"HeartbeatInterval": "300", "MeterValueSampleInterval": "60"}
-        self.reset_entered = asyncio.Event()
-        self.reset_release: asyncio.Event | None = None
+        # When set, Reset and ClearCache are held unanswered until `release` is set.
+        self.entered = asyncio.Event()
+        self.release: asyncio.Event | None = None
+
+    async def _held(self) -> None:
+        self.entered.set()
+        if self.release is not None:
+            await self.release.wait()
 
     @on(Action.remote_start_transaction)
     def on_remote_start(self, id_tag: str, **_):
@@ -52,14 +59,13 @@ class Charger(ChargePoint):
     @on(Action.reset)
     async def on_reset(self, type: str):
         self.received.append("Reset")
-        self.reset_entered.set()
-        if self.reset_release is not None:
-            await self.reset_release.wait()
+        await self._held()
         return call_result.Reset(status="Accepted")
 
     @on(Action.clear_cache)
-    def on_clear_cache(self):
+    async def on_clear_cache(self):
         self.received.append("ClearCache")
+        await self._held()
         return call_result.ClearCache(status="Accepted")
 
     @on(Action.get_configuration)
@@ -139,17 +145,21 @@ async def test_get_and_change_configuration_keep_the_reported_values(gateway, fl
 
 
 @pytest.fixture
-def short_answer_timeout(monkeypatch):
-    monkeypatch.setenv("PENDING_CALL_TTL_SECONDS", "2")
-    bootstrap.reset()
-    yield
-    monkeypatch.undo()
+def impatient_gateway(csms_env):
+    """A deployment whose chargers get 2 s to answer a command."""
+    patch = pytest.MonkeyPatch()
+    patch.setenv("PENDING_CALL_TTL_SECONDS", "2")
+    running = start_gateway(GatewayLimits(), patch)
+    yield running
+    running.stop()
+    patch.undo()
     bootstrap.reset()
 
 
-async def test_an_unanswered_command_times_out(gateway, fleet, operator, short_answer_timeout):
+async def test_an_unanswered_command_times_out(impatient_gateway, fleet):
     cp_id = fleet.add_charge_point("SILENT")
-    async with charger(gateway, cp_id) as cp:
+    operator = api_for(impatient_gateway, fleet.tenant_id, "operator")
+    async with charger(impatient_gateway, cp_id) as cp:
         reply = await command(operator, cp_id, "UnlockConnector", {"connectorId": 1}, wait=10)
 
     assert reply.status == 200
@@ -186,27 +196,28 @@ async def test_a_command_queued_for_an_offline_charger_is_sent_when_it_is_back(
 async def test_two_commands_at_once_are_sent_one_after_the_other(gateway, fleet, operator):
     cp_id = fleet.add_charge_point("ORDER")
     async with charger(gateway, cp_id) as cp:
-        cp.reset_release = asyncio.Event()
-        first, second = await asyncio.gather(
+        cp.release = asyncio.Event()
+        replies = await asyncio.gather(
             command(operator, cp_id, "Reset", {"type": "Soft"}),
             command(operator, cp_id, "ClearCache", {}),
         )
-        await asyncio.wait_for(cp.reset_entered.wait(), 10)
-        # The charger holds Reset unanswered: nothing else may be sent meanwhile.
-        waiting = next(r for r in (first, second) if r.json["action"] == "ClearCache")
-        status = operator.get(f"/v1/commands/{waiting.json['command_id']}").json["status"]
-        assert status == "queued"
-        cp.reset_release.set()
-        results = [
-            (await asyncio.to_thread(operator.get, f"/v1/commands/{r.json['command_id']}",
-                                     wait=10)).json
-            for r in (first, second)
-        ]
+        await asyncio.wait_for(cp.entered.wait(), 10)
+        # The charger holds the first command unanswered: the other one must wait.
+        first_action = cp.received[0]
+        other = next(r.json for r in replies if r.json["action"] != first_action)
+        assert operator.get(f"/v1/commands/{other['command_id']}").json["status"] == "queued"
+        cp.release.set()
+        results = {}
+        for reply in replies:
+            done = await asyncio.to_thread(
+                operator.get, f"/v1/commands/{reply.json['command_id']}", wait=10
+            )
+            results[done.json["action"]] = done.json
 
-    assert cp.received == ["Reset", "ClearCache"]
-    reset, clear = sorted(results, key=lambda c: c["action"] != "Reset")
-    assert reset["status"] == clear["status"] == "completed"
-    assert clear["sent_at"] >= reset["completed_at"]
+    assert sorted(cp.received) == ["ClearCache", "Reset"]
+    first, second = results[cp.received[0]], results[cp.received[1]]
+    assert first["status"] == second["status"] == "completed"
+    assert second["sent_at"] >= first["completed_at"]
 
 
 def test_a_stale_connection_fails_the_command_and_marks_the_charger_offline(

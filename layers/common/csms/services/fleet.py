@@ -22,6 +22,9 @@ from csms.ports import ConnectionGateway, ConnectionRegistry, Directory, TenantS
 logger = logging.getLogger(__name__)
 
 
+# Messages never repeat what the caller asked for: nothing to reflect, nothing to compare.
+
+
 class NotFound(Exception):
     """Absent, or owned by another tenant: the two are indistinguishable on purpose."""
 
@@ -53,14 +56,14 @@ class FleetService:
 
     def create_tenant(self, tenant: Tenant) -> Tenant:
         if self._directory.get_tenant(tenant.tenant_id) is not None:
-            raise Conflict(f"tenant {tenant.tenant_id!r} exists")
+            raise Conflict("a tenant with this id exists")
         self._directory.create_tenant(tenant)
         return tenant
 
     def tenant(self, tenant_id: str) -> Tenant:
         tenant = self._directory.get_tenant(tenant_id)
         if tenant is None:
-            raise NotFound(f"no tenant {tenant_id!r}")
+            raise NotFound("no such tenant")
         return tenant
 
     def update_tenant(self, tenant_id: str, changes: dict[str, Any]) -> Tenant:
@@ -73,7 +76,7 @@ class FleetService:
     def owned(self, tenant_id: str, charge_point_id: str) -> RegisteredChargePoint:
         registered = self._directory.get_charge_point(charge_point_id)
         if registered is None or registered.tenant_id != tenant_id:
-            raise NotFound(f"no charge point {charge_point_id!r}")
+            raise NotFound("no such charge point")
         return registered
 
     def register(
@@ -89,7 +92,7 @@ class FleetService:
             raise LimitReached(f"the tenant may register at most {limit} charge points")
         if self._directory.get_charge_point(charge_point_id) is not None:
             # Identities are global (they are the charger's login), so the clash is said.
-            raise Conflict(f"charge point {charge_point_id!r} is registered already")
+            raise Conflict("a charge point with this id is registered already")
         password = password or generate_password()
         registered = RegisteredChargePoint(
             charge_point_id, tenant_id, hash_password(password), True, description
@@ -141,13 +144,13 @@ class FleetService:
     def id_tag(self, tenant_id: str, id_tag: str) -> IdTag:
         tag = self._store.for_tenant(tenant_id).id_tags.get(id_tag)
         if tag is None:
-            raise NotFound(f"no id tag {id_tag!r}")
+            raise NotFound("no such id tag")
         return tag
 
     def create_id_tag(self, tenant_id: str, tag: IdTag) -> IdTag:
         id_tags = self._store.for_tenant(tenant_id).id_tags
         if id_tags.get(tag.id_tag) is not None:
-            raise Conflict(f"id tag {tag.id_tag!r} exists")
+            raise Conflict("this id tag exists")
         id_tags.put(tag)
         return tag
 
@@ -158,7 +161,7 @@ class FleetService:
 
     def delete_id_tag(self, tenant_id: str, id_tag: str) -> None:
         if not self._store.for_tenant(tenant_id).id_tags.delete(id_tag):
-            raise NotFound(f"no id tag {id_tag!r}")
+            raise NotFound("no such id tag")
 
 
 def id_tag_from(

@@ -1,18 +1,19 @@
 """The tenant HTTP API (API Gateway HTTP API, payload format 2.0).
 
-`create_app()` builds one resolver per Lambda container; the handler only resolves.
-Routes live in the `routes_*` modules, grouped by resource.
+`create_app()` builds one resolver per Lambda container and `handle()` admits each
+request (token, tenant, rate limit) before the resolver routes it. Routes live in the
+`routes_*` modules, grouped by resource.
 """
 
 from __future__ import annotations
 
+import base64
 import json
 import time
 from datetime import UTC, datetime
 from typing import Any
 
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
-from aws_lambda_powertools.event_handler.middlewares import NextMiddleware
 from aws_lambda_powertools.event_handler.openapi.models import HTTPBearer, SecurityScheme
 from pymongo.errors import PyMongoError
 from redis.exceptions import RedisError
@@ -34,6 +35,12 @@ from csms.services.fleet import Conflict, LimitReached, NotFound
 OPENAPI_PATH = "/v1/openapi.json"
 DOCS_PATH = "/v1/docs"
 _PUBLIC_PATHS = frozenset({OPENAPI_PATH, DOCS_PATH})
+
+
+class UnreadableBody(Exception):
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
 
 
 class RateLimited(Exception):
@@ -80,10 +87,14 @@ def tenant_of(app: APIGatewayHttpResolver, permission: Permission) -> str:
     return tenant_id
 
 
-def _authenticate(app: APIGatewayHttpResolver, next_middleware: NextMiddleware) -> Response[Any]:
-    if app.current_event.path in _PUBLIC_PATHS:
-        return next_middleware(app)
-    caller = bootstrap.token_verifier().verify(app.current_event.headers.get("authorization"))
+def _admit(app: APIGatewayHttpResolver, event: dict[str, Any]) -> None:
+    """Checks made before the request reaches the resolver: its validation runs ahead of
+    any middleware, so callers are authenticated (and bodies found readable) first."""
+    path = event.get("rawPath", "")
+    if path in _PUBLIC_PATHS:
+        return
+    headers = {k.lower(): v for k, v in (event.get("headers") or {}).items()}
+    caller = bootstrap.token_verifier().verify(headers.get("authorization"))
     if caller.tenant_id is not None:
         tenant = bootstrap.directory().get_tenant(caller.tenant_id)
         if tenant is None or not tenant.active:
@@ -93,16 +104,55 @@ def _authenticate(app: APIGatewayHttpResolver, next_middleware: NextMiddleware) 
         )
         if retry_after is not None:
             raise RateLimited(retry_after)
+    _check_body(event, headers)
     logger.append_keys(tenant_id=caller.tenant_id, subject=caller.subject)
     app.append_context(principal=caller)
-    return next_middleware(app)
+
+
+def _check_body(event: dict[str, Any], headers: dict[str, str]) -> None:
+    """Every body this API reads is JSON in UTF-8."""
+    body = event.get("body")
+    if not body:
+        return
+    content_type = headers.get("content-type", "").split(";", 1)[0].strip().lower()
+    if content_type != "application/json":
+        raise UnreadableBody(415, "send the body as application/json")
+    if event.get("isBase64Encoded"):
+        try:
+            base64.b64decode(body, validate=True).decode("utf-8")
+        except (ValueError, UnicodeDecodeError):
+            raise UnreadableBody(400, "the body is not UTF-8 encoded JSON") from None
+
+
+def handle(app: APIGatewayHttpResolver, event: dict[str, Any], context: Any) -> dict[str, Any]:
+    """The Lambda entry: admit the caller, then let the resolver route the request."""
+    logger.remove_keys(["tenant_id", "subject"])
+    try:
+        _admit(app, event)
+    except Unauthenticated as exc:
+        return _refusal(401, str(exc), {"WWW-Authenticate": 'Bearer realm="csms"'})
+    except Forbidden as exc:
+        return _refusal(403, str(exc))
+    except RateLimited as exc:
+        return _refusal(429, str(exc), {"Retry-After": str(exc.retry_after)})
+    except UnreadableBody as exc:
+        return _refusal(exc.status, str(exc))
+    except (RedisError, PyMongoError):
+        logger.exception("storage unavailable")
+        return _refusal(503, "service temporarily unavailable; retry later")
+    return app.resolve(event, context)
+
+
+def _refusal(status: int, message: str, headers: dict[str, str] | None = None) -> dict[str, Any]:
+    return {
+        "statusCode": status,
+        "headers": {"Content-Type": "application/json"} | (headers or {}),
+        "body": to_json({"message": message}),
+        "isBase64Encoded": False,
+    }
 
 
 def _install_error_handlers(app: APIGatewayHttpResolver) -> None:
-    @app.exception_handler(Unauthenticated)
-    def unauthenticated(exc: Unauthenticated) -> Response[str]:
-        return error(401, str(exc), headers={"WWW-Authenticate": 'Bearer realm="csms"'})
-
     @app.exception_handler(Forbidden)
     def forbidden(exc: Forbidden) -> Response[str]:
         return error(403, str(exc))
@@ -113,7 +163,7 @@ def _install_error_handlers(app: APIGatewayHttpResolver) -> None:
 
     @app.exception_handler(UnknownCommand)
     def unknown_command(exc: UnknownCommand) -> Response[str]:
-        return error(404, f"{exc} is not an OCPP 1.6 command the Central System sends")
+        return error(404, "not an OCPP 1.6 command the Central System sends")
 
     @app.exception_handler(Conflict)
     def conflict(exc: Conflict) -> Response[str]:
@@ -139,10 +189,6 @@ def _install_error_handlers(app: APIGatewayHttpResolver) -> None:
     def weak_password(exc: WeakPassword) -> Response[str]:
         return error(422, str(exc))
 
-    @app.exception_handler(RateLimited)
-    def rate_limited(exc: RateLimited) -> Response[str]:
-        return error(429, str(exc), headers={"Retry-After": str(exc.retry_after)})
-
     @app.exception_handler([RedisError, PyMongoError])
     def unavailable(exc: Exception) -> Response[str]:
         logger.exception("storage unavailable")
@@ -151,7 +197,6 @@ def _install_error_handlers(app: APIGatewayHttpResolver) -> None:
 
 def create_app() -> APIGatewayHttpResolver:
     app = APIGatewayHttpResolver(enable_validation=True, serializer=to_json)
-    app.use(middlewares=[_authenticate])
     _install_error_handlers(app)
     routes_tenants.install(app)
     routes_fleet.install(app)

@@ -71,7 +71,7 @@ def install(app: APIGatewayHttpResolver) -> None:
             else commands.get(tenant_id, command_id)
         )
         if command is None:
-            raise NotFound(f"no command {command_id!r}")
+            raise NotFound("no such command")
         return views.command(command)
 
     @app.get("/v1/commands", tags=["commands"])

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from aws_lambda_powertools.event_handler import APIGatewayHttpResolver
+from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
 from aws_lambda_powertools.event_handler.openapi.params import Query
 
 from csms import bootstrap
@@ -105,10 +105,10 @@ def install(app: APIGatewayHttpResolver) -> None:
         return {"charge_point_id": charge_point_id, "password": password}
 
     @app.delete("/v1/charge-points/<charge_point_id>", tags=["charge points"])
-    def delete_charge_point(charge_point_id: str) -> tuple[None, int]:
+    def delete_charge_point(charge_point_id: str) -> Response[str]:
         """Unregister; its transactions, meter values and messages stay as history."""
         bootstrap.fleet_service().delete(manager(), charge_point_id)
-        return None, 204
+        return Response(status_code=204, body="")
 
     @app.get("/v1/charge-points/<charge_point_id>/sessions", tags=["charge points"])
     def list_sessions(charge_point_id: str, limit: Limit = 50, offset: Offset = 0) -> Json:
@@ -157,6 +157,6 @@ def install(app: APIGatewayHttpResolver) -> None:
         return views.id_tag(bootstrap.fleet_service().replace_id_tag(manager(), tag))
 
     @app.delete("/v1/id-tags/<id_tag>", tags=["id tags"])
-    def delete_id_tag(id_tag: str) -> tuple[None, int]:
+    def delete_id_tag(id_tag: str) -> Response[str]:
         bootstrap.fleet_service().delete_id_tag(manager(), id_tag)
-        return None, 204
+        return Response(status_code=204, body="")

@@ -6,7 +6,7 @@ from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver
-from aws_lambda_powertools.event_handler.openapi.params import Query
+from aws_lambda_powertools.event_handler.openapi.params import Path, Query
 
 from csms import bootstrap
 from csms.domain.access import Permission
@@ -19,6 +19,7 @@ Since = Annotated[datetime | None, Query(description="from this time on (inclusi
 Until = Annotated[datetime | None, Query(description="before this time (exclusive)")]
 ChargePointFilter = Annotated[str | None, Query(max_length=48)]
 TransactionStatusName = Literal["Active", "Completed"]
+MAX_INT32 = 2**31 - 1  # OCPP integers (transactionId) are 32-bit
 
 
 def install(app: APIGatewayHttpResolver) -> None:
@@ -56,12 +57,12 @@ def install(app: APIGatewayHttpResolver) -> None:
         return queries.transaction_statistics(charge_point_id, status, id_tag, since, until)
 
     @app.get("/v1/transactions/<transaction_id>", tags=["transactions"])
-    def get_transaction(transaction_id: int) -> Json:
+    def get_transaction(transaction_id: Annotated[int, Path(ge=0, le=MAX_INT32)]) -> Json:
         """One transaction with its meter values (the first 1000, oldest first)."""
         queries = bootstrap.tenant_queries(reader())
         transaction = queries.transaction(transaction_id)
         if transaction is None:
-            raise NotFound(f"no transaction {transaction_id}")
+            raise NotFound("no such transaction")
         meter_values = queries.meter_values(1000, 0, transaction_id=transaction_id)
         return transaction | {"meter_values": meter_values.items}
 
@@ -69,7 +70,7 @@ def install(app: APIGatewayHttpResolver) -> None:
     def list_meter_values(
         limit: Limit = 50,
         offset: Offset = 0,
-        transaction_id: Annotated[int | None, Query()] = None,
+        transaction_id: Annotated[int | None, Query(ge=0, le=MAX_INT32)] = None,
         charge_point_id: ChargePointFilter = None,
         since: Since = None,
         until: Until = None,
