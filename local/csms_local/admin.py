@@ -22,7 +22,6 @@ from csms.domain.credentials import WeakPassword, generate_password, hash_passwo
 from csms.domain.model import AuthorizationStatus, IdTag, RegisteredChargePoint, Tenant
 
 ROLES = ("platform-admin", "admin", "operator", "viewer")
-LOCAL_SECRET_FILE = Path(".local") / "jwt-secret"
 
 
 class AdminError(Exception):
@@ -105,8 +104,9 @@ def _hash(password: str) -> str:
 
 def jwt_secret() -> str:
     secret = os.environ.get("JWT_SECRET")
-    if not secret and LOCAL_SECRET_FILE.exists():
-        secret = LOCAL_SECRET_FILE.read_text().strip()
+    local_file = Path(os.environ.get("LOCAL_DATA_DIR", ".local")) / "jwt-secret"
+    if not secret and local_file.exists():
+        secret = local_file.read_text().strip()
     if not secret:
         raise AdminError("set JWT_SECRET (the local stack writes .local/jwt-secret)")
     return secret

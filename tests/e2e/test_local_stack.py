@@ -4,6 +4,7 @@ prints the demo charge point, answers a real charger, and Ctrl-C stops everythin
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import re
 import signal
@@ -13,10 +14,12 @@ import sys
 from pathlib import Path
 
 import pytest
+import websockets
 from csms_local.services import free_port
 from ocpp.v16 import call
 
-from .conftest import basic_auth
+from .chargers import Charger
+from .conftest import Api, basic_auth
 
 pytestmark = pytest.mark.e2e
 
@@ -81,7 +84,6 @@ async def test_make_run_serves_the_printed_charger_and_ctrl_c_stops_everything(s
     url, password, id_tag = credentials(launch())
     assert all(listening(port) for port in ports.values())
 
-    import websockets
     from ocpp.v16 import ChargePoint
 
     cp_id = url.rsplit("/", 1)[1]
@@ -107,3 +109,53 @@ def test_a_second_start_keeps_the_seeded_demo_credentials(stack):
     started[0].send_signal(signal.SIGINT)
     assert started[0].wait(60) == 0
     assert credentials(launch()) == first
+
+
+def token(tmp_path: Path, *args: str) -> str:
+    """`csms-admin token issue ...` as the README shows it, next to the running stack."""
+    admin = str(Path(sys.executable).parent / "csms-admin")
+    env = dict(os.environ, LOCAL_DATA_DIR=str(tmp_path / ".local"))
+    env.pop("JWT_SECRET", None)
+    out = subprocess.run([admin, "token", "issue", *args], env=env, cwd=tmp_path,
+                         capture_output=True, text=True, check=True).stdout
+    return str(json.loads(out)["token"])
+
+
+async def test_a_newcomer_registers_connects_and_remote_starts_a_charger(stack, tmp_path):
+    launch, _, ports = stack
+    url = credentials(launch())[0]
+    base = f"http://127.0.0.1:{ports['LOCAL_HTTP_PORT']}"
+    demo = Api(base, token(tmp_path, "--tenant", "demo", "--role", "admin"))
+    platform = Api(base, token(tmp_path, "--role", "platform-admin"))
+
+    # Register a charger through the API and connect it with the password it returns.
+    registered = demo.post("/v1/charge-points", {"charge_point_id": "NEWCOMER-1"})
+    assert registered.status == 201
+    cp_url = url.rsplit("/", 1)[0] + "/NEWCOMER-1"
+    async with websockets.connect(
+        cp_url, subprotocols=["ocpp1.6"],  # type: ignore[list-item]
+        additional_headers=basic_auth("NEWCOMER-1", registered.json["password"]),
+    ) as ws:
+        cp = Charger("NEWCOMER-1", ws)
+        listener = asyncio.create_task(cp.start())
+        await cp.call(call.BootNotification(charge_point_vendor="Acme",
+                                            charge_point_model="Wallbox"))
+        started_reply = await asyncio.to_thread(
+            demo.post, "/v1/charge-points/NEWCOMER-1/commands/RemoteStartTransaction",
+            {"idTag": "DEMO-TAG-1", "connectorId": 1}, wait=10,
+        )
+        transaction_id = await asyncio.wait_for(cp.started, 10)
+        listener.cancel()
+
+    assert started_reply.status == 200
+    assert started_reply.json["response"] == {"status": "Accepted"}
+    listed = demo.get("/v1/transactions", charge_point_id="NEWCOMER-1").json["items"]
+    assert [t["transaction_id"] for t in listed] == [transaction_id]
+
+    # Another tenant's token reaches none of it.
+    assert platform.post("/v1/tenants", {"tenant_id": "other", "name": "Other"}).status == 201
+    other = Api(base, token(tmp_path, "--tenant", "other", "--role", "admin"))
+    assert other.get("/v1/charge-points/NEWCOMER-1").status == 404
+    assert other.get("/v1/transactions").json["items"] == []
+    reply = other.post("/v1/charge-points/NEWCOMER-1/commands/Reset", {"type": "Soft"})
+    assert reply.status == 404
