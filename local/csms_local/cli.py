@@ -13,7 +13,8 @@ def invoke(function: str, event_file: Path) -> dict[str, object]:
     """Like `sam local invoke -e`, without Docker, against the running local stack.
 
     `{{demo.<field>}}` in the event is replaced from .local/demo.json (the seeded demo
-    charge point), and `{{demo.authorization}}` by its HTTP Basic header, so sample
+    charge point), `{{demo.authorization}}` by its HTTP Basic header and
+    `{{demo.admin_token}}` by a fresh tenant API token of the demo tenant, so sample
     events never hold real credentials.
     """
     from csms_local.lambdas import LambdaContext, load_handler
@@ -35,12 +36,18 @@ def invoke(function: str, event_file: Path) -> dict[str, object]:
 def _fill_demo(text: str, demo: dict[str, str]) -> str:
     import base64
 
+    from csms_local.admin import issue_token
+
     def basic(password: str) -> str:
         credentials = f"{demo['charge_point_id']}:{password}".encode()
         return "Basic " + base64.b64encode(credentials).decode()
 
-    values = dict(demo, authorization=basic(demo["password"]),
-                  wrong_authorization=basic("not-the-password-0000"))
+    values = dict(
+        demo,
+        authorization=basic(demo["password"]),
+        wrong_authorization=basic("not-the-password-0000"),
+        admin_token=issue_token(demo["tenant_id"], "admin", 300, "csms-local-invoke"),
+    )
     for key, value in values.items():
         text = text.replace("{{demo." + key + "}}", value)
     return text
@@ -51,7 +58,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     commands = parser.add_subparsers(dest="command", required=True)
     commands.add_parser("run", help="start the whole CSMS locally (Ctrl-C stops it)")
     inv = commands.add_parser("invoke", help="run one function on one event file")
-    inv.add_argument("function", help="ws_connect, ws_message or ws_disconnect")
+    inv.add_argument("function", help="ws_connect, ws_message, ws_disconnect or tenant_api")
     inv.add_argument(
         "event", type=Path, help="an event file, e.g. events/ws_message/heartbeat.json"
     )

@@ -103,3 +103,18 @@ def test_csms_admin_is_installed_as_a_console_script(local_stack_env, tenant_id)
                             capture_output=True, text=True, timeout=60, check=False)
     assert result.returncode == 0, result.stderr
     assert json.loads(result.stdout)["tenant_id"] == tenant_id
+
+
+@pytest.mark.parametrize(
+    ("event", "status"),
+    [
+        ("list-charge-points", 200),
+        ("get-demo-charge-point", 200),
+        ("reset-demo-charge-point", 409),  # the demo charger is not connected here
+        ("no-token", 401),
+    ],
+)
+def test_tenant_api_sample_events_get_their_documented_status(demo, event, status):
+    result = invoke("tenant_api", EVENTS / f"tenant_api/{event}.json")
+
+    assert result["statusCode"] == status, result

@@ -45,3 +45,28 @@ def test_redis_down_gives_internal_error_and_recovery_is_automatic(own_redis, te
     # Redis ran without persistence: the connection is re-registered as $connect would.
     bootstrap.connection_registry().register(connection)
     assert heartbeat(connection_id, "after")[0] == 3
+
+
+def test_redis_down_gives_the_tenant_api_503_and_recovery_is_automatic(
+    own_redis, monkeypatch, mongodb_uri, tenant_id
+):
+    from csms_local.admin import Admin, issue_token
+    from csms_local.http_api import http_api_event
+    from csms_local.lambdas import LambdaContext, load_handler
+
+    monkeypatch.setenv("JWT_SECRET", "integration-secret-at-least-32-bytes-long")
+    bootstrap.reset()
+    Admin(mongodb_uri).create_tenant(tenant_id, "outage")
+    api = load_handler("tenant_api")
+    token = issue_token(tenant_id, "viewer", 60, None)
+
+    def status() -> int:
+        event = http_api_event("GET", "/v1/charge-points",
+                               [("Authorization", f"Bearer {token}")], b"", "127.0.0.1", 3000)
+        return int(api(event, LambdaContext("tenant_api", "r"))["statusCode"])
+
+    assert status() == 200
+    own_redis.stop()
+    assert status() == 503
+    own_redis.start()
+    assert status() == 200
