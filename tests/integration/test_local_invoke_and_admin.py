@@ -26,6 +26,7 @@ def local_stack_env(tmp_path, monkeypatch, redis_url, mongodb_uri, key_prefix):
     monkeypatch.setenv("LOCAL_DATA_DIR", str(tmp_path))
     monkeypatch.setenv("WEBSOCKET_MANAGEMENT_ENDPOINT", "http://127.0.0.1:9")
     monkeypatch.setenv("JWT_SECRET", "test-secret-" + uuid.uuid4().hex)
+    monkeypatch.setenv("MQTT_URL", "")  # no broker here: records are stored inline
     bootstrap.reset()
     yield tmp_path
     bootstrap.reset()

@@ -25,6 +25,8 @@ from csms.services.charging import ChargingService
 from csms.services.commands import CommandService
 from csms.services.connect import ConnectService
 from csms.services.messages import MessageService
+from csms.services.record_applier import RecordApplier, StoreNow
+from csms.services.records import BufferedRecords
 
 NOW = datetime(2026, 11, 22, 12, 0, tzinfo=UTC)
 TENANT = "tenant-a"
@@ -58,6 +60,7 @@ class World:
     queue: MemoryCommandQueue
     commands: CommandService
     clock: Clock
+    records: BufferedRecords
 
     @property
     def tenant(self):
@@ -79,11 +82,12 @@ def world() -> World:
     registry = MemoryConnectionRegistry()
     store = MemoryTenantStore()
     schemas = SchemaSet(ocpp_schema_dir("v16"))
-    central_system = CentralSystem16(ChargingService(store), 300, clock)
+    directory = MemoryDirectory()
+    # No queue here: records are stored as soon as an invocation hands them on.
+    records = BufferedRecords(StoreNow(RecordApplier(store, directory)))
+    central_system = CentralSystem16(ChargingService(store, records), 300, clock)
     routers = {v16.SUBPROTOCOL: Router(v16.VERSION, schemas, central_system.handlers())}
-    replay, pending, directory, gateway = (
-        MemoryReplayCache(), MemoryPendingCalls(), MemoryDirectory(), MemoryGateway()
-    )
+    replay, pending, gateway = MemoryReplayCache(), MemoryPendingCalls(), MemoryGateway()
     queue = MemoryCommandQueue(pending)
     ids = (f"cmd-{n}" for n in range(1, 1000))
     commands = CommandService(
@@ -97,16 +101,17 @@ def world() -> World:
         clock=clock,
         answer_timeout=timedelta(seconds=30),
         queue_timeout=timedelta(seconds=600),
+        records=records,
         new_id=lambda: next(ids),
     )
     messages = MessageService(
-        registry, replay, pending, store, routers, v16.VERSION, clock, commands, queue
+        registry, replay, pending, routers, v16.VERSION, clock, commands, queue, records
     )
     connect = ConnectService(
-        directory, registry, store, lambda endpoint: gateway, ("ocpp1.6",), clock
+        directory, registry, store, lambda endpoint: gateway, ("ocpp1.6",), clock, records
     )
     registry.register(ConnectionInfo(CONNECTION, CP, TENANT, "ocpp1.6", NOW))
     return World(
         registry, replay, pending, store, directory, gateway, messages, connect, queue, commands,
-        clock,
+        clock, records,
     )

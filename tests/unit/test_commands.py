@@ -24,7 +24,9 @@ def answer(world: World, command_id: str, payload: dict) -> None:
 
 def submit(world: World, action: str = "Reset", payload: dict | None = None, **kwargs):
     payload = RESET if payload is None else payload
-    return world.commands.submit(TENANT, CP, action, payload, **kwargs)
+    command = world.commands.submit(TENANT, CP, action, payload, **kwargs)
+    world.records.flush()  # as the tenant API does at the end of each request
+    return command
 
 
 def test_a_command_to_a_connected_charger_is_sent_at_once_as_a_call(world: World):

@@ -12,7 +12,7 @@ from functools import cache
 from typing import TYPE_CHECKING, Any
 
 from csms.config import Settings, mongodb_uri_from_secret
-from csms.ports import ConnectionGateway
+from csms.ports import ConnectionGateway, EventPublisher, RecordQueue
 from csms.protocol import v16
 from csms.protocol.router import Router
 from csms.protocol.schemas import SchemaSet, ocpp_schema_dir
@@ -21,6 +21,8 @@ from csms.services.charging import ChargingService
 from csms.services.commands import CommandService
 from csms.services.connect import ConnectService
 from csms.services.messages import MessageService
+from csms.services.record_applier import RecordApplier, StoreNow
+from csms.services.records import BufferedRecords
 
 if TYPE_CHECKING:  # adapters import their drivers; load them only when wired
     from csms.adapters.jwt_tokens import TokenVerifier
@@ -199,6 +201,7 @@ def command_service() -> CommandService:
         clock=utc_now,
         answer_timeout=timedelta(seconds=s.pending_call_ttl_seconds),
         queue_timeout=timedelta(seconds=s.command_queue_ttl_seconds),
+        records=records(),
     )
 
 
@@ -207,8 +210,40 @@ def _gateway_from_settings() -> ConnectionGateway:
     return connection_gateway(None)
 
 
+@cache
+def event_publisher() -> EventPublisher:
+    s = settings()
+    if s.mqtt_url:
+        from csms.adapters.mqtt import MqttPublisher
+
+        return MqttPublisher(s.mqtt_url)
+    from csms.adapters.iot import IotDataPublisher
+
+    return IotDataPublisher(s.iot_data_endpoint, s.aws_region)
+
+
+@cache
+def record_applier() -> RecordApplier:
+    return RecordApplier(tenant_store(), directory())
+
+
+@cache
+def records() -> BufferedRecords:
+    """This container's runtime records: to SQS when a queue is configured, else stored
+    (and published, when a broker is configured) in the same invocation."""
+    s = settings()
+    queue: RecordQueue
+    if s.events_queue_url:
+        from csms.adapters.sqs import SqsRecordQueue
+
+        queue = SqsRecordQueue(s.events_queue_url, s.aws_region)
+    else:
+        queue = StoreNow(record_applier(), event_publisher() if s.mqtt_url else None)
+    return BufferedRecords(queue)
+
+
 def routers(store: TenantStore, clock: Callable[[], datetime] = utc_now) -> dict[str, Router]:
-    charging = ChargingService(store)
+    charging = ChargingService(store, records())
     central_system = CentralSystem16(charging, settings().heartbeat_interval_seconds, clock)
     return {v16.SUBPROTOCOL: Router(v16.VERSION, _v16_schemas(), central_system.handlers())}
 
@@ -220,12 +255,12 @@ def message_service() -> MessageService:
         registry=connection_registry(),
         replay=replay_cache(),
         pending=pending_calls(),
-        store=store,
         routers=routers(store),
         default_version=v16.VERSION,
         clock=utc_now,
         commands=command_service(),
         queue=command_queue(),
+        records=records(),
     )
 
 
@@ -238,6 +273,7 @@ def connect_service() -> ConnectService:
         gateway=connection_gateway,
         supported_subprotocols=SUPPORTED_SUBPROTOCOLS,
         clock=utc_now,
+        records=records(),
     )
 
 
@@ -246,5 +282,6 @@ def reset() -> None:
     for factory in (settings, _redis, _mongo, directory, tenant_store, connection_registry,
                     pending_calls, replay_cache, message_service, connect_service,
                     command_queue, rate_limiter, _v16_schemas, command_service,
-                    _gateway_from_settings, token_verifier, fleet_service):
+                    _gateway_from_settings, token_verifier, fleet_service, event_publisher,
+                    record_applier, records):
         factory.cache_clear()

@@ -33,6 +33,15 @@ class Settings:
     jwt_jwks_url: str | None = None
     jwt_issuer: str = "csms"
     jwt_audience: str = "csms-tenant-api"
+    # Runtime records go to this SQS queue for the event worker; unset: stored inline.
+    events_queue_url: str | None = None
+    events_dead_letter_queue_url: str | None = None
+    # The worker's attempts at a record before it goes to the dead-letter queue.
+    event_max_attempts: int = 5
+    # Events: a local MQTT broker (mqtt://host:port), else IoT Core (endpoint looked up
+    # when IOT_DATA_ENDPOINT is unset).
+    mqtt_url: str | None = None
+    iot_data_endpoint: str | None = None
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -65,6 +74,11 @@ class Settings:
             jwt_jwks_url=env.get("JWT_JWKS_URL") or None,
             jwt_issuer=env.get("JWT_ISSUER", defaults.jwt_issuer),
             jwt_audience=env.get("JWT_AUDIENCE", defaults.jwt_audience),
+            events_queue_url=env.get("EVENTS_QUEUE_URL") or None,
+            events_dead_letter_queue_url=env.get("EVENTS_DLQ_URL") or None,
+            event_max_attempts=int(env.get("EVENT_MAX_ATTEMPTS", defaults.event_max_attempts)),
+            mqtt_url=env.get("MQTT_URL") or None,
+            iot_data_endpoint=env.get("IOT_DATA_ENDPOINT") or None,
         )
 
 

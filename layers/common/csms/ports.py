@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, Protocol
 
 from csms.domain.commands import Command, CommandStatus
@@ -18,6 +18,7 @@ from csms.domain.model import (
     Reservation,
     ReservationStatus,
     StartRequest,
+    StateChange,
     StopRequest,
     Tenant,
     Transaction,
@@ -155,6 +156,9 @@ class ChargePointState(Protocol):
 
     def forget(self, charge_point_id: str) -> None: ...
 
+    def sync(self, changes: Sequence[StateChange]) -> None:
+        """Apply runtime state changes in bulk; idempotent, and never older over newer."""
+
 
 class Transactions(Protocol):
     def start(self, request: StartRequest, id_tag_status: str) -> Transaction:
@@ -176,7 +180,9 @@ class IdTags(Protocol):
 
 
 class MeterValues(Protocol):
-    def add(self, values: Sequence[MeterValue]) -> None: ...
+    def add(self, values: Sequence[MeterValue], keep_for: timedelta | None = None) -> None:
+        """Store readings once each (a retried delivery adds nothing); `keep_for` sets
+        when each expires (TTL index)."""
 
 
 class Sessions(Protocol):
@@ -227,7 +233,8 @@ class CommandLog(Protocol):
 
 
 class MessageLog(Protocol):
-    def record(self, entries: Sequence[dict[str, Any]]) -> None: ...
+    def record(self, entries: Sequence[dict[str, Any]]) -> None:
+        """Store entries; one whose `_id` is stored already is skipped (redelivery)."""
 
 
 class TenantData(Protocol):
@@ -268,3 +275,50 @@ class TenantStore(Protocol):
 class RateLimiter(Protocol):
     def hit(self, tenant_id: str, limit_per_minute: int, now: float) -> int | None:
         """None when the request may go ahead, else seconds until it may be retried."""
+
+
+class RuntimeRecords(Protocol):
+    """What happened during one invocation that no reply depends on: the message log,
+    runtime state and events. Buffered per invocation and handed on by flush() (to SQS,
+    for the event worker to store in bulk and publish)."""
+
+    def message(self, tenant_id: str, entry: dict[str, Any]) -> None: ...
+
+    def boot(self, tenant_id: str, charge_point_id: str, boot: BootInfo, at: datetime) -> None:
+        ...
+
+    def heartbeat(self, tenant_id: str, charge_point_id: str, at: datetime) -> None: ...
+
+    def connector_status(
+        self, tenant_id: str, charge_point_id: str, status: ConnectorStatus
+    ) -> None: ...
+
+    def connection(
+        self, tenant_id: str, charge_point_id: str, status: ConnectionStatus, at: datetime
+    ) -> None: ...
+
+    def notification(
+        self, tenant_id: str, charge_point_id: str, kind: str, data: dict[str, Any], at: datetime
+    ) -> None: ...
+
+    def meter_values(self, tenant_id: str, values: Sequence[MeterValue]) -> None: ...
+
+    def event(
+        self, tenant_id: str, charge_point_id: str, kind: str, data: dict[str, Any], at: datetime
+    ) -> None:
+        """Publish-only: transaction started/stopped, command completed."""
+
+    def flush(self) -> None:
+        """Hand on everything buffered by this invocation; raises if it could not."""
+
+    def discard(self) -> None:
+        """Drop this invocation's buffer (its work is being answered with an error)."""
+
+
+class RecordQueue(Protocol):
+    def send(self, envelopes: Sequence[dict[str, Any]]) -> None: ...
+
+
+class EventPublisher(Protocol):
+    def publish(self, topic: str, event: dict[str, Any]) -> None:
+        """QoS 1: returns once the broker has the event, raises otherwise."""

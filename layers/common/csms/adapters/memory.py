@@ -4,22 +4,27 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import replace
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from csms.domain.commands import Command, CommandStatus
 from csms.domain.model import (
     AuthorizationStatus,
+    Booted,
     BootInfo,
+    ConnectionChanged,
     ConnectionInfo,
     ConnectionStatus,
     ConnectorStatus,
+    ConnectorStatusChanged,
+    Heartbeat,
     IdTag,
     MeterValue,
     RegisteredChargePoint,
     Reservation,
     ReservationStatus,
     StartRequest,
+    StateChange,
     StopRequest,
     Tenant,
     Transaction,
@@ -251,6 +256,20 @@ class MemoryChargePointState:
     def forget(self, charge_point_id: str) -> None:
         self.state.pop(charge_point_id, None)
 
+    def sync(self, changes: Sequence[StateChange]) -> None:
+        for change in changes:
+            cp = change.charge_point_id
+            if isinstance(change, Heartbeat):
+                self.record_heartbeat(cp, change.at)
+            elif isinstance(change, Booted):
+                self.record_boot(cp, change.boot, change.at)
+            elif isinstance(change, ConnectorStatusChanged):
+                self.record_connector_status(cp, change.status)
+            elif isinstance(change, ConnectionChanged):
+                self.record_connection(cp, change.status, change.at)
+            else:
+                self.record_notification(cp, change.kind, change.data, change.at)
+
 
 class MemoryReservations:
     def __init__(self) -> None:
@@ -403,8 +422,8 @@ class MemoryMeterValues:
     def __init__(self) -> None:
         self.values: list[MeterValue] = []
 
-    def add(self, values: Sequence[MeterValue]) -> None:
-        self.values.extend(values)
+    def add(self, values: Sequence[MeterValue], keep_for: timedelta | None = None) -> None:
+        self.values.extend(v for v in values if v not in self.values)
 
 
 class MemorySessions:
@@ -427,7 +446,8 @@ class MemoryMessageLog:
         self.entries: list[dict[str, Any]] = []
 
     def record(self, entries: Sequence[dict[str, Any]]) -> None:
-        self.entries.extend(entries)
+        stored = {e.get("_id") for e in self.entries}
+        self.entries.extend(e for e in entries if "_id" not in e or e["_id"] not in stored)
 
 
 class MemoryTenantData:

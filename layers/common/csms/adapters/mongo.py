@@ -10,10 +10,10 @@ import contextlib
 import re
 from collections.abc import Sequence
 from dataclasses import asdict
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
-from pymongo import ASCENDING, DESCENDING, MongoClient, ReturnDocument
+from pymongo import ASCENDING, DESCENDING, MongoClient, ReturnDocument, UpdateOne
 from pymongo.collection import Collection
 from pymongo.database import Database
 from pymongo.errors import BulkWriteError, DuplicateKeyError
@@ -21,16 +21,22 @@ from pymongo.errors import BulkWriteError, DuplicateKeyError
 from csms.domain.commands import FINAL_STATUSES, Command, CommandStatus
 from csms.domain.model import (
     AuthorizationStatus,
+    Booted,
     BootInfo,
+    ConnectionChanged,
     ConnectionInfo,
     ConnectionStatus,
     ConnectorStatus,
+    ConnectorStatusChanged,
+    Heartbeat,
     IdTag,
     MeterValue,
+    Notified,
     RegisteredChargePoint,
     Reservation,
     ReservationStatus,
     StartRequest,
+    StateChange,
     StopRequest,
     Tenant,
     Transaction,
@@ -240,6 +246,81 @@ class MongoChargePointState:
     def forget(self, charge_point_id: str) -> None:
         self._c.delete_one({"_id": charge_point_id})
 
+    def sync(self, changes: Sequence[StateChange]) -> None:
+        updates: list[UpdateOne] = []
+        history: list[Doc] = []
+        for change in changes:
+            updates.append(_state_update(change))
+            if isinstance(change, Notified):
+                history.append(
+                    {
+                        "_id": change.record_id,
+                        "charge_point_id": change.charge_point_id,
+                        "kind": change.kind,
+                        "data": change.data,
+                        "timestamp": change.at,
+                    }
+                )
+        if updates:
+            try:
+                # Unordered: every update carries its own "not older" condition.
+                self._c.bulk_write(updates, ordered=False)
+            except BulkWriteError as exc:
+                # Duplicate key: an upsert whose condition failed, as the stored state
+                # is newer. Anything else is a real failure.
+                if any(e.get("code") != _DUPLICATE_KEY for e in exc.details["writeErrors"]):
+                    raise
+        _insert_new(self._history, history)
+
+
+def _newer(charge_point_id: str, field: str, at: datetime) -> Doc:
+    """Matches the charge point unless `field` holds a time after `at`."""
+    return {
+        "_id": charge_point_id,
+        "$or": [{field: {"$exists": False}}, {field: None}, {field: {"$lte": at}}],
+    }
+
+
+def _state_update(change: StateChange) -> UpdateOne:
+    cp = change.charge_point_id
+    if isinstance(change, Heartbeat):
+        return UpdateOne(
+            {"_id": cp}, {"$max": {"last_heartbeat": change.at, "last_seen": change.at}},
+            upsert=True,
+        )
+    if isinstance(change, Booted):
+        return UpdateOne(
+            _newer(cp, "booted_at", change.at),
+            {"$set": {"boot": asdict(change.boot), "booted_at": change.at},
+             "$max": {"last_seen": change.at}},
+            upsert=True,
+        )
+    if isinstance(change, ConnectorStatusChanged):
+        status = change.status
+        field = f"connectors.{status.connector_id}"
+        document = asdict(status)
+        del document["connector_id"]
+        return UpdateOne(
+            _newer(cp, f"{field}.timestamp", status.timestamp),
+            {"$set": {f"{field}.{key}": value for key, value in document.items()}},
+            upsert=True,
+        )
+    if isinstance(change, ConnectionChanged):
+        moment = (
+            "connected_at" if change.status is ConnectionStatus.CONNECTED else "disconnected_at"
+        )
+        return UpdateOne(
+            _newer(cp, "connection_changed_at", change.at),
+            {"$set": {"connection_status": change.status.value, moment: change.at,
+                      "connection_changed_at": change.at}},
+            upsert=True,
+        )
+    return UpdateOne(
+        _newer(cp, f"notifications.{change.kind}.at", change.at),
+        {"$set": {f"notifications.{change.kind}": {"data": change.data, "at": change.at}}},
+        upsert=True,
+    )
+
 
 class MongoTransactions:
     def __init__(self, db: Database[Doc]) -> None:
@@ -378,11 +459,12 @@ class MongoMeterValues:
     def __init__(self, db: Database[Doc]) -> None:
         self._c: Collection[Doc] = db["meter_values"]
 
-    def add(self, values: Sequence[MeterValue]) -> None:
+    def add(self, values: Sequence[MeterValue], keep_for: timedelta | None = None) -> None:
         if not values:
             return
-        documents = [
-            {
+        documents = []
+        for i, v in enumerate(values):
+            document: Doc = {
                 # The same reading (charger, connector, time, transaction) stored twice is
                 # one reading: a deterministic _id turns a retried MeterValues into a no-op.
                 "_id": f"{v.charge_point_id}|{v.connector_id}|{v.transaction_id}|"
@@ -393,13 +475,21 @@ class MongoMeterValues:
                 "timestamp": v.timestamp,
                 "sampled_value": v.sampled_values,
             }
-            for i, v in enumerate(values)
-        ]
-        try:
-            self._c.insert_many(documents, ordered=False)
-        except BulkWriteError as exc:
-            if any(e.get("code") != _DUPLICATE_KEY for e in exc.details.get("writeErrors", [])):
-                raise
+            if keep_for is not None:
+                document["expire_at"] = v.timestamp + keep_for
+            documents.append(document)
+        _insert_new(self._c, documents)
+
+
+def _insert_new(collection: Collection[Doc], documents: list[Doc]) -> None:
+    """Insert, skipping documents whose _id is stored already (a redelivered batch)."""
+    if not documents:
+        return
+    try:
+        collection.insert_many(documents, ordered=False)
+    except BulkWriteError as exc:
+        if any(e.get("code") != _DUPLICATE_KEY for e in exc.details.get("writeErrors", [])):
+            raise
 
 
 class MongoSessions:
@@ -433,9 +523,8 @@ class MongoMessageLog:
         self._c: Collection[Doc] = db["ocpp_messages"]
 
     def record(self, entries: Sequence[dict[str, Any]]) -> None:
-        if entries:
-            # insert_many mutates its documents (adds _id); hand it copies.
-            self._c.insert_many([dict(e) for e in entries], ordered=True)
+        # insert_many mutates its documents (adds a missing _id); hand it copies.
+        _insert_new(self._c, [dict(e) for e in entries])
 
 
 class MongoReservations:
@@ -576,6 +665,10 @@ class MongoTenantData:
             [("charge_point_id", ASCENDING), ("timestamp", DESCENDING)]
         )
         db["ocpp_messages"].create_index([("message_id", ASCENDING)])
+        # Retention: each document carries its own expiry (the tenant's retention when it
+        # was written), so changing a tenant's retention needs no index change.
+        db["ocpp_messages"].create_index("expire_at", expireAfterSeconds=0)
+        db["meter_values"].create_index("expire_at", expireAfterSeconds=0)
         db["ocpp_messages"].create_index([("action", ASCENDING), ("timestamp", DESCENDING)])
         db["notifications"].create_index(
             [("charge_point_id", ASCENDING), ("timestamp", DESCENDING)]

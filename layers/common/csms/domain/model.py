@@ -28,6 +28,8 @@ class ConnectionStatus(StrEnum):
 
 DEFAULT_API_RATE_LIMIT = 600  # requests per minute, per tenant
 DEFAULT_MQTT_TOPIC_PREFIX = "ocpp"
+DEFAULT_MESSAGE_RETENTION_DAYS = 30
+DEFAULT_METER_VALUE_RETENTION_DAYS = 90
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,6 +41,9 @@ class Tenant:
     max_charge_points: int | None = None
     api_rate_limit: int = DEFAULT_API_RATE_LIMIT
     mqtt_topic_prefix: str = DEFAULT_MQTT_TOPIC_PREFIX
+    # How long the message log and meter values are kept (TTL indexes).
+    message_retention_days: int = DEFAULT_MESSAGE_RETENTION_DAYS
+    meter_value_retention_days: int = DEFAULT_METER_VALUE_RETENTION_DAYS
 
 
 @dataclass(frozen=True, slots=True)
@@ -191,3 +196,47 @@ class Reservation:
     parent_id_tag: str | None = None
     status: ReservationStatus = ReservationStatus.ACTIVE
     transaction_id: int | None = None
+
+
+# Runtime state changes, as the event worker applies them in bulk. Each carries the time
+# it happened: an older change never overwrites a newer one, whatever order they arrive in.
+
+
+@dataclass(frozen=True, slots=True)
+class Heartbeat:
+    charge_point_id: str
+    at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class Booted:
+    charge_point_id: str
+    boot: BootInfo
+    at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class ConnectorStatusChanged:
+    charge_point_id: str
+    status: ConnectorStatus
+
+
+@dataclass(frozen=True, slots=True)
+class ConnectionChanged:
+    charge_point_id: str
+    status: ConnectionStatus
+    at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class Notified:
+    """DiagnosticsStatusNotification and kin: latest state plus one history entry."""
+
+    charge_point_id: str
+    kind: str
+    data: dict[str, Any]
+    at: datetime
+    record_id: str  # the history entry's identity: stored once however often delivered
+
+
+StateChange = Heartbeat | Booted | ConnectorStatusChanged | ConnectionChanged | Notified

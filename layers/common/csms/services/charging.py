@@ -19,28 +19,33 @@ from csms.domain.model import (
     Transaction,
     authorize,
 )
-from csms.ports import TenantData, TenantStore
+from csms.ports import RuntimeRecords, TenantData, TenantStore
+from csms.protocol.timestamps import format_timestamp
 
 logger = logging.getLogger(__name__)
 
 
 class ChargingService:
-    def __init__(self, store: TenantStore) -> None:
+    """What a reply depends on (authorization, transaction ids) is read and written here
+    synchronously; runtime state, meter values and events go to `records`."""
+
+    def __init__(self, store: TenantStore, records: RuntimeRecords) -> None:
         self._store = store
+        self._records = records
 
     def _tenant(self, tenant_id: str) -> TenantData:
         return self._store.for_tenant(tenant_id)
 
     def boot(self, tenant_id: str, charge_point_id: str, boot: BootInfo, now: datetime) -> None:
-        self._tenant(tenant_id).charge_points.record_boot(charge_point_id, boot, now)
+        self._records.boot(tenant_id, charge_point_id, boot, now)
 
     def heartbeat(self, tenant_id: str, charge_point_id: str, now: datetime) -> None:
-        self._tenant(tenant_id).charge_points.record_heartbeat(charge_point_id, now)
+        self._records.heartbeat(tenant_id, charge_point_id, now)
 
     def connector_status(
         self, tenant_id: str, charge_point_id: str, status: ConnectorStatus
     ) -> None:
-        self._tenant(tenant_id).charge_points.record_connector_status(charge_point_id, status)
+        self._records.connector_status(tenant_id, charge_point_id, status)
 
     def authorize(self, tenant_id: str, id_tag: str, now: datetime) -> IdTagInfo:
         return authorize(self._tenant(tenant_id).id_tags.get(id_tag), now)
@@ -68,6 +73,20 @@ class ChargingService:
                 ReservationStatus.USED,
                 transaction.transaction_id,
             )
+        self._records.event(
+            tenant_id,
+            request.charge_point_id,
+            "transaction_started",
+            {
+                "transaction_id": transaction.transaction_id,
+                "connector_id": transaction.connector_id,
+                "id_tag": transaction.id_tag,
+                "id_tag_status": info.status.value,
+                "meter_start": transaction.meter_start,
+                "started_at": format_timestamp(transaction.start_timestamp),
+            },
+            now,
+        )
         return transaction, info
 
     def stop_transaction(
@@ -89,19 +108,34 @@ class ChargingService:
             data.charge_points.set_current_transaction(
                 request.charge_point_id, transaction.connector_id, None
             )
+            self._records.event(
+                tenant_id,
+                request.charge_point_id,
+                "transaction_stopped",
+                {
+                    "transaction_id": transaction.transaction_id,
+                    "connector_id": transaction.connector_id,
+                    "meter_start": transaction.meter_start,
+                    "meter_stop": transaction.meter_stop,
+                    "energy_wh": transaction.energy_wh,
+                    "reason": transaction.stop_reason,
+                    "stopped_at": format_timestamp(request.timestamp),
+                },
+                now,
+            )
         if transaction_data:
-            data.meter_values.add(transaction_data)
+            self._records.meter_values(tenant_id, transaction_data)
         if request.id_tag is None:
             return None
         return authorize(data.id_tags.get(request.id_tag), now)
 
     def meter_values(self, tenant_id: str, values: Sequence[MeterValue]) -> None:
-        self._tenant(tenant_id).meter_values.add(values)
+        self._records.meter_values(tenant_id, values)
 
     def notification(
         self, tenant_id: str, charge_point_id: str, kind: str, data: dict[str, Any], now: datetime
     ) -> None:
-        self._tenant(tenant_id).charge_points.record_notification(charge_point_id, kind, data, now)
+        self._records.notification(tenant_id, charge_point_id, kind, data, now)
 
 
 def _same_start(transaction: Transaction, request: StartRequest) -> bool:

@@ -22,6 +22,7 @@ from csms.ports import (
     ConnectionGateway,
     ConnectionRegistry,
     PendingCalls,
+    RuntimeRecords,
     TenantStore,
 )
 from csms.protocol.errors import OcppError
@@ -49,8 +50,10 @@ class CommandService:
         clock: Callable[[], datetime],
         answer_timeout: timedelta,
         queue_timeout: timedelta,
+        records: RuntimeRecords,
         new_id: Callable[[], str] = lambda: str(uuid.uuid4()),
     ) -> None:
+        self._records = records
         self._registry = registry
         self._queue = queue
         self._pending = pending
@@ -153,8 +156,8 @@ class CommandService:
             self._registry.unregister(connection)
         elif self._registry.connection_of(charge_point_id) != connection_id:
             return  # already replaced by a newer connection
-        self._store.for_tenant(tenant_id).charge_points.record_connection(
-            charge_point_id, ConnectionStatus.DISCONNECTED, self._clock()
+        self._records.connection(
+            tenant_id, charge_point_id, ConnectionStatus.DISCONNECTED, self._clock()
         )
 
     def complete(
@@ -203,8 +206,22 @@ class CommandService:
         error: dict[str, Any] | None = None,
     ) -> None:
         commands = self._store.for_tenant(tenant_id).commands
-        if commands.finish(command_id, status, self._clock(), response, error):
-            self._queue.signal_done(command_id)
+        now = self._clock()
+        if not commands.finish(command_id, status, now, response, error):
+            return
+        self._queue.signal_done(command_id)
+        command = commands.get(command_id)
+        if command is not None:
+            completed = {
+                "command_id": command_id,
+                "action": command.action,
+                "status": status.value,
+                "response": response,
+                "error": error,
+            }
+            self._records.event(
+                tenant_id, command.charge_point_id, "command_completed", completed, now
+            )
 
     def get(self, tenant_id: str, command_id: str) -> Command | None:
         """The command as it stands; one past its deadline is timed out from now on."""

@@ -12,7 +12,13 @@ from datetime import datetime
 
 from csms.domain.credentials import verify_password
 from csms.domain.model import ConnectionInfo, ConnectionStatus, RegisteredChargePoint
-from csms.ports import ConnectionGateway, ConnectionRegistry, Directory, TenantStore
+from csms.ports import (
+    ConnectionGateway,
+    ConnectionRegistry,
+    Directory,
+    RuntimeRecords,
+    TenantStore,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -68,7 +74,9 @@ class ConnectService:
         gateway: Callable[[str | None], ConnectionGateway],
         supported_subprotocols: Iterable[str],
         clock: Callable[[], datetime],
+        records: RuntimeRecords,
     ) -> None:
+        self._records = records
         self._directory = directory
         self._registry = registry
         self._store = store
@@ -97,7 +105,8 @@ class ConnectService:
             self._close_quietly(replaced, request.management_endpoint)
         data = self._store.for_tenant(registered.tenant_id)
         data.sessions.opened(connection, request.source_ip)
-        data.charge_points.record_connection(cp_id, ConnectionStatus.CONNECTED, now)
+        self._records.connection(registered.tenant_id, cp_id, ConnectionStatus.CONNECTED, now)
+        self._records.flush()
         return ConnectDecision(200, subprotocol=subprotocol)
 
     def _authenticated(self, cp_id: str, authorization: str | None) -> RegisteredChargePoint | None:
@@ -130,7 +139,11 @@ class ConnectService:
         data = self._store.for_tenant(connection.tenant_id)
         data.sessions.closed(connection_id, now, status_code, reason)
         if still_current:
-            # A reconnect already replaced this connection: the charger is still online.
-            data.charge_points.record_connection(
-                connection.charge_point_id, ConnectionStatus.DISCONNECTED, now
+            # Otherwise a reconnect already replaced this connection: still online.
+            self._records.connection(
+                connection.tenant_id,
+                connection.charge_point_id,
+                ConnectionStatus.DISCONNECTED,
+                now,
             )
+            self._records.flush()

@@ -8,7 +8,13 @@ from datetime import datetime
 from typing import Any
 
 from csms.domain.model import ConnectionInfo
-from csms.ports import CommandQueue, ConnectionRegistry, PendingCalls, ReplayCache, TenantStore
+from csms.ports import (
+    CommandQueue,
+    ConnectionRegistry,
+    PendingCalls,
+    ReplayCache,
+    RuntimeRecords,
+)
 from csms.protocol.errors import ErrorKind, FrameError, OcppError
 from csms.protocol.framing import Call, CallError, CallResult, Frame, parse_frame, serialize
 from csms.protocol.router import CallContext, OcppVersion, Router
@@ -26,19 +32,19 @@ class MessageService:
         registry: ConnectionRegistry,
         replay: ReplayCache,
         pending: PendingCalls,
-        store: TenantStore,
         routers: Mapping[str, Router],
         default_version: OcppVersion,
         clock: Callable[[], datetime],
         commands: CommandService,
         queue: CommandQueue,
+        records: RuntimeRecords,
     ) -> None:
+        self._records = records
         self._registry = registry
         self._commands = commands
         self._queue = queue
         self._replay = replay
         self._pending = pending
-        self._store = store
         self._routers = routers
         self._default_version = default_version
         self._clock = clock
@@ -64,15 +70,19 @@ class MessageService:
                 self._log(
                     connection, [_entry(connection, received_at, "out", reply, None, raw=raw_text)]
                 )
+                self._records.flush()
                 return serialize(reply)
             unique_id = frame.unique_id
             if isinstance(frame, Call):
                 return self._on_call(connection, router, frame, received_at)
             self._on_answer(connection, frame, received_at)
+            self._records.flush()
             return None
         except OcppError as error:
+            self._records.discard()
             return serialize(version.call_error(unique_id, error))
         except Exception:
+            self._records.discard()
             # Redis or MongoDB unreachable, most likely: answer, never crash the runtime.
             logger.exception("message handling failed")
             unavailable = OcppError(
@@ -104,9 +114,12 @@ class MessageService:
                 _entry(connection, received_at, "out", reply, call.action),
             ],
         )
+        self._release_queued(connection, call.action)
+        # Handed on before answering: a charger that gets its reply has had its message
+        # logged. If this fails, the charger gets InternalError and retries.
+        self._records.flush()
         # Cached last: if anything above failed, a retry runs the (idempotent) work again.
         self._replay.put(cp, call.unique_id, text)
-        self._release_queued(connection, call.action)
         return text
 
     def _release_queued(self, connection: ConnectionInfo, action: str) -> None:
@@ -149,7 +162,8 @@ class MessageService:
             self._commands.complete(connection.tenant_id, cp, call, frame)
 
     def _log(self, connection: ConnectionInfo, entries: list[dict[str, Any]]) -> None:
-        self._store.for_tenant(connection.tenant_id).messages.record(entries)
+        for entry in entries:
+            self._records.message(connection.tenant_id, entry)
 
 
 def _entry(

@@ -140,7 +140,19 @@ def handle(app: APIGatewayHttpResolver, event: dict[str, Any], context: Any) -> 
     except (RedisError, PyMongoError):
         logger.exception("storage unavailable")
         return _refusal(503, "service temporarily unavailable; retry later")
-    return app.resolve(event, context)
+    try:
+        return app.resolve(event, context)
+    finally:
+        _hand_on_records()
+
+
+def _hand_on_records() -> None:
+    """Commands finished by this request (failed, timed out) are events too."""
+    try:
+        bootstrap.records().flush()
+    except Exception:
+        # The answer stands; the lost events are logged for whoever replays them.
+        logger.exception("runtime records could not be handed on")
 
 
 def _refusal(status: int, message: str, headers: dict[str, str] | None = None) -> dict[str, Any]:

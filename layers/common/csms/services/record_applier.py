@@ -1,0 +1,158 @@
+"""The event worker's logic: decode envelopes of runtime records, store them in bulk per
+tenant, and turn them into the events operators subscribe to."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Any
+
+from csms.domain import events
+from csms.domain.model import (
+    DEFAULT_MQTT_TOPIC_PREFIX,
+    Booted,
+    BootInfo,
+    ConnectionChanged,
+    ConnectionStatus,
+    ConnectorStatus,
+    ConnectorStatusChanged,
+    Heartbeat,
+    MeterValue,
+    Notified,
+    StateChange,
+    Tenant,
+)
+from csms.ports import Directory, EventPublisher, TenantStore
+from csms.protocol.timestamps import format_timestamp, parse_timestamp
+from csms.services.records import encode
+
+
+class PoisonRecord(Exception):
+    """An envelope that can never be stored: retrying it cannot help."""
+
+
+@dataclass
+class Decoded:
+    """One envelope, checked and turned into what storage and publishing need."""
+
+    envelope_id: str
+    tenant_id: str
+    charge_point_id: str
+    messages: list[dict[str, Any]] = field(default_factory=list)
+    meter_values: list[MeterValue] = field(default_factory=list)
+    changes: list[StateChange] = field(default_factory=list)
+    # (event id, type, timestamp, data), in the order the records happened
+    events: list[tuple[str, str, str, dict[str, Any]]] = field(default_factory=list)
+
+
+def decode(envelope: Any) -> Decoded:
+    try:
+        decoded = Decoded(
+            str(envelope["id"]), str(envelope["tenant_id"]), str(envelope["charge_point_id"])
+        )
+        for index, record in enumerate(envelope["records"]):
+            _decode_record(decoded, f"{decoded.envelope_id}:{index}", record)
+    except PoisonRecord:
+        raise
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:
+        raise PoisonRecord(f"malformed envelope: {type(exc).__name__}: {exc}") from None
+    except Exception as exc:  # OcppError from a bad timestamp, and the like
+        raise PoisonRecord(f"malformed envelope: {exc}") from None
+    return decoded
+
+
+def _decode_record(decoded: Decoded, record_id: str, record: dict[str, Any]) -> None:
+    kind = record["type"]
+    at = parse_timestamp(record["at"], "at")
+    data = record.get("data") or {}
+    cp = decoded.charge_point_id
+    when = format_timestamp(at)
+    if kind == "message":
+        entry = dict(data, _id=record_id, timestamp=parse_timestamp(data["timestamp"]))
+        decoded.messages.append(entry)
+    elif kind == "heartbeat":
+        decoded.changes.append(Heartbeat(cp, at))
+    elif kind == "boot":
+        boot = BootInfo(data["charge_point_vendor"], data["charge_point_model"], data["details"])
+        decoded.changes.append(Booted(cp, boot, at))
+        decoded.events.append((record_id, "boot", when, data))
+    elif kind == "connector_status":
+        status = ConnectorStatus(**dict(data, timestamp=parse_timestamp(data["timestamp"])))
+        decoded.changes.append(ConnectorStatusChanged(cp, status))
+        decoded.events.append((record_id, "connector_status", when, data))
+    elif kind == "connection":
+        connection = ConnectionStatus(data["status"])
+        decoded.changes.append(ConnectionChanged(cp, connection, at))
+        event_type = "connected" if connection is ConnectionStatus.CONNECTED else "disconnected"
+        decoded.events.append((record_id, event_type, when, {}))
+    elif kind == "notification":
+        decoded.changes.append(Notified(cp, data["kind"], data["data"], at, record_id))
+    elif kind == "meter_value":
+        value = MeterValue(**dict(data, timestamp=at))
+        decoded.meter_values.append(value)
+        if value.transaction_id is not None:
+            decoded.events.append((record_id, "meter_values", when, data))
+    elif kind == "event":
+        event_type = data["kind"]
+        if event_type not in events.STREAM_OF:
+            raise PoisonRecord(f"unknown event type {event_type!r}")
+        body = {k: v for k, v in data.items() if k != "kind"}
+        decoded.events.append((record_id, event_type, when, body))
+    else:
+        raise PoisonRecord(f"unknown record type {kind!r}")
+
+
+class RecordApplier:
+    def __init__(self, store: TenantStore, directory: Directory) -> None:
+        self._store = store
+        self._directory = directory
+
+    def tenant(self, tenant_id: str) -> Tenant:
+        # A tenant removed meanwhile still gets its records stored, with the defaults.
+        return self._directory.get_tenant(tenant_id) or Tenant(tenant_id, tenant_id)
+
+    def store(self, tenant: Tenant, batch: Sequence[Decoded]) -> None:
+        """Everything of one tenant's envelopes, in one bulk write per collection."""
+        data = self._store.for_tenant(tenant.tenant_id)
+        keep_messages = timedelta(days=tenant.message_retention_days)
+        messages = [
+            dict(entry, expire_at=entry["timestamp"] + keep_messages)
+            for decoded in batch
+            for entry in decoded.messages
+        ]
+        data.messages.record(messages)
+        values = [value for decoded in batch for value in decoded.meter_values]
+        data.meter_values.add(values, timedelta(days=tenant.meter_value_retention_days))
+        data.charge_points.sync([change for decoded in batch for change in decoded.changes])
+
+    def events(self, tenant: Tenant, decoded: Decoded) -> list[tuple[str, dict[str, Any]]]:
+        """(topic, event) pairs of one envelope, in order."""
+        prefix = tenant.mqtt_topic_prefix or DEFAULT_MQTT_TOPIC_PREFIX
+        tenant_id, cp = tenant.tenant_id, decoded.charge_point_id
+        return [
+            (
+                events.topic(prefix, events.STREAM_OF[kind], tenant_id, cp),
+                events.event(event_id, kind, tenant_id, cp, at, data),
+            )
+            for event_id, kind, at, data in decoded.events
+        ]
+
+
+class StoreNow:
+    """A RecordQueue that stores (and publishes) at once, in the sending invocation: for
+    deployments and tests without an events queue."""
+
+    def __init__(self, applier: RecordApplier, publisher: EventPublisher | None = None) -> None:
+        self._applier = applier
+        self._publisher = publisher
+
+    def send(self, envelopes: Sequence[dict[str, Any]]) -> None:
+        batch = [decode(json.loads(encode(envelope))) for envelope in envelopes]
+        for decoded in batch:
+            tenant = self._applier.tenant(decoded.tenant_id)
+            self._applier.store(tenant, [decoded])
+            if self._publisher is not None:
+                for topic, event in self._applier.events(tenant, decoded):
+                    self._publisher.publish(topic, event)
