@@ -29,6 +29,22 @@ def mongo_server() -> Iterator[services.Server]:
 
 
 @pytest.fixture(scope="session")
+def moto_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """The AWS API emulator (moto server): SQS here, where AWS has no local counterpart."""
+    server = services.moto(services.free_port()).start()
+    yield f"http://127.0.0.1:{server.port}"
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def mqtt_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A real MQTT broker (mosquitto where installed, else amqtt)."""
+    server = services.mqtt(services.free_port(), tmp_path_factory.mktemp("mqtt")).start()
+    yield f"mqtt://127.0.0.1:{server.port}"
+    server.stop()
+
+
+@pytest.fixture(scope="session")
 def redis_url(redis_server: services.Server) -> str:
     return f"redis://127.0.0.1:{redis_server.port}/0"
 

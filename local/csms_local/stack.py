@@ -18,6 +18,7 @@ from csms_local.gateway import GatewayLimits, WebSocketGateway
 from csms_local.http_api import HandlerPool
 from csms_local.lambdas import load_handler
 from csms_local.management import ManagementServer
+from csms_local.sqs_poller import SqsPoller, create_queues
 
 logger = logging.getLogger("csms_local")
 
@@ -152,6 +153,15 @@ def stop_services(started: list[services.Server]) -> None:
         server.stop()
 
 
+def start_event_worker(config: StackConfig) -> SqsPoller:
+    """The events queue and its dead-letter queue on the AWS API emulator, and a poller
+    feeding event_worker as Lambda's SQS trigger would."""
+    endpoint = f"http://127.0.0.1:{config.aws_port}"
+    for name, url in create_queues(endpoint).items():
+        os.environ[name] = url  # before any handler reads its settings
+    return SqsPoller(endpoint, os.environ["EVENTS_QUEUE_URL"], load_handler("event_worker")).start()
+
+
 async def serve_gateway(config: StackConfig, stop: asyncio.Event, ready_message: str) -> None:
     gateway = WebSocketGateway(
         connect=load_handler("ws_connect"),
@@ -194,7 +204,7 @@ def banner(config: StackConfig, demo: dict[str, Any]) -> str:
             f"  MongoDB          : mongodb://127.0.0.1:{config.mongo_port}  "
             f"(database ocpp_tenant_{demo['tenant_id']})",
             f"  Redis            : redis://127.0.0.1:{config.redis_port}",
-            f"  MQTT             : mqtt://127.0.0.1:{config.mqtt_port}",
+            f"  MQTT events      : mqtt://127.0.0.1:{config.mqtt_port}  (topics ocpp/#)",
             f"  AWS APIs (moto)  : http://127.0.0.1:{config.aws_port}",
             f"  Logs             : {config.data_dir / 'logs'}",
             "Press Ctrl-C to stop.",
@@ -213,13 +223,17 @@ def run() -> int:
         started = start_services(config)
     except KeyboardInterrupt:
         return 130  # start_services stopped what it had started
+    poller: SqsPoller | None = None
     try:
         demo = seed_demo(config)
+        poller = start_event_worker(config)
         asyncio.run(_main(config, banner(config, demo)))
     except KeyboardInterrupt:
         pass  # Ctrl-C before the signal handlers were in place: stop all the same
     finally:
         print("Stopping the local stack", flush=True)
+        if poller is not None:
+            poller.stop()
         stop_services(started)
     return 0
 

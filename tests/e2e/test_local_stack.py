@@ -17,6 +17,9 @@ import pytest
 import websockets
 from csms_local.services import free_port
 from ocpp.v16 import call
+from pymongo import MongoClient
+
+from tests.mqtt_subscriber import Subscriber
 
 from .chargers import Charger
 from .conftest import Api, basic_auth
@@ -87,6 +90,7 @@ async def test_make_run_serves_the_printed_charger_and_ctrl_c_stops_everything(s
     from ocpp.v16 import ChargePoint
 
     cp_id = url.rsplit("/", 1)[1]
+    subscriber = Subscriber(f"mqtt://127.0.0.1:{ports['LOCAL_MQTT_PORT']}", "ocpp/#")
     async with websockets.connect(url, subprotocols=["ocpp1.6"],  # type: ignore[list-item]
                                   additional_headers=basic_auth(cp_id, password)) as ws:
         client = ChargePoint(cp_id, ws)
@@ -97,6 +101,22 @@ async def test_make_run_serves_the_printed_charger_and_ctrl_c_stops_everything(s
         listener.cancel()
     assert boot.status == "Accepted"
     assert authorized.id_tag_info["status"] == "Accepted"
+    # The event worker stored the message log and published the charger's events.
+    events = await asyncio.to_thread(
+        subscriber.wait_for, lambda m: [e["type"] for _, e in m][:3] == [
+            "connected", "boot", "disconnected"])
+    subscriber.close()
+    assert [(t, e["type"]) for t, e in events] == [
+        (f"ocpp/status/demo/{cp_id}", "connected"),
+        (f"ocpp/status/demo/{cp_id}", "boot"),
+        (f"ocpp/status/demo/{cp_id}", "disconnected"),
+    ]
+    mongo = MongoClient(f"mongodb://127.0.0.1:{ports['LOCAL_MONGO_PORT']}")
+    logged = mongo["ocpp_tenant_demo"]["ocpp_messages"].find({"charge_point_id": cp_id})
+    assert sorted((m["action"], m["direction"]) for m in logged) == [
+        ("Authorize", "in"), ("Authorize", "out"),
+        ("BootNotification", "in"), ("BootNotification", "out")]
+    mongo.close()
 
     started[0].send_signal(signal.SIGINT)
     assert started[0].wait(60) == 0

@@ -35,6 +35,7 @@ if TYPE_CHECKING:  # adapters import their drivers; load them only when wired
         RedisRateLimiter,
         RedisReplayCache,
     )
+    from csms.adapters.sqs import SqsDeadLetters
     from csms.ports import TenantStore
     from csms.services.fleet import FleetService
 
@@ -223,6 +224,16 @@ def event_publisher() -> EventPublisher:
 
 
 @cache
+def dead_letters() -> SqsDeadLetters:
+    from csms.adapters.sqs import SqsDeadLetters
+
+    s = settings()
+    if not s.events_dead_letter_queue_url:
+        raise RuntimeError("set EVENTS_DLQ_URL for the event worker")
+    return SqsDeadLetters(s.events_dead_letter_queue_url, s.aws_region)
+
+
+@cache
 def record_applier() -> RecordApplier:
     return RecordApplier(tenant_store(), directory())
 
@@ -283,5 +294,5 @@ def reset() -> None:
                     pending_calls, replay_cache, message_service, connect_service,
                     command_queue, rate_limiter, _v16_schemas, command_service,
                     _gateway_from_settings, token_verifier, fleet_service, event_publisher,
-                    record_applier, records):
+                    record_applier, records, dead_letters):
         factory.cache_clear()

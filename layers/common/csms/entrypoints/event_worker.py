@@ -1,0 +1,119 @@
+"""The event worker: SQS (FIFO) batches of runtime-record envelopes in, the message log
+and runtime state out to MongoDB in bulk, events out to MQTT.
+
+Phase 1 decodes each message (Powertools' FIFO batch processor: a failure skips the rest
+of its charge point's messages); phase 2 stores each tenant's envelopes with one bulk
+write per collection; phase 3 publishes their events in order. A message that fails is
+reported back (partial batch response) and retried; one that can never succeed (poison),
+or fails on its last attempt, goes to the dead-letter queue with the reason.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import defaultdict
+from typing import Any
+
+from aws_lambda_powertools.utilities.batch import SqsFifoPartialProcessor
+from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
+
+from csms import bootstrap
+from csms.observability import logger
+from csms.services.record_applier import Decoded, PoisonRecord, decode
+
+
+class _Batch:
+    def __init__(self, records: list[dict[str, Any]]) -> None:
+        self.order = [SQSRecord(r) for r in records]
+        self.decoded: dict[str, Decoded] = {}
+        self.failed: set[str] = set()
+        self.blocked_groups: set[str] = set()
+
+    def fail(self, record: SQSRecord, reason: str) -> None:
+        """Retry it, or dead-letter it on its last attempt; later messages of its charge
+        point wait either way (FIFO order)."""
+        group = record.attributes.message_group_id or ""
+        attempts = int(record.attributes.approximate_receive_count or 1)
+        if attempts >= bootstrap.settings().event_max_attempts:
+            _dead_letter(record, f"failed {attempts} times: {reason}")
+        else:
+            self.failed.add(record.message_id)
+            self.blocked_groups.add(group)
+        self.decoded.pop(record.message_id, None)
+
+    def pending(self) -> list[tuple[SQSRecord, Decoded]]:
+        """Decoded messages still to do, in order, skipping those behind a failure."""
+        todo = []
+        for record in self.order:
+            group = record.attributes.message_group_id or ""
+            decoded = self.decoded.get(record.message_id)
+            if decoded is None:
+                continue
+            if group in self.blocked_groups:
+                self.failed.add(record.message_id)
+                self.decoded.pop(record.message_id)
+                continue
+            todo.append((record, decoded))
+        return todo
+
+
+def _dead_letter(record: SQSRecord, reason: str) -> None:
+    url = bootstrap.settings().events_dead_letter_queue_url
+    if not url:
+        raise RuntimeError(f"no dead-letter queue configured for: {reason}")
+    bootstrap.dead_letters().put(
+        record.body, reason, record.message_id, record.attributes.message_group_id
+    )
+    logger.error("record dead-lettered", extra={"message_id": record.message_id, "reason": reason})
+
+
+def on_batch(event: dict[str, Any]) -> dict[str, Any]:
+    batch = _Batch(event.get("Records") or [])
+
+    def decode_one(record: SQSRecord) -> None:
+        try:
+            batch.decoded[record.message_id] = decode(json.loads(record.body))
+        except PoisonRecord as poison:
+            # No retry can make it storable: to the dead-letter queue now, with why.
+            _dead_letter(record, str(poison))
+        except ValueError as not_json:
+            _dead_letter(record, f"malformed envelope: not JSON: {not_json}")
+
+    processor = SqsFifoPartialProcessor(skip_group_on_error=True)
+    with processor(records=event.get("Records") or [], handler=decode_one):
+        processor.process()
+    skipped = {f["itemIdentifier"] for f in processor.response()["batchItemFailures"]}
+    for record in batch.order:
+        if record.message_id in skipped:
+            batch.failed.add(record.message_id)
+            batch.blocked_groups.add(record.attributes.message_group_id or "")
+            batch.decoded.pop(record.message_id, None)
+
+    applier = bootstrap.record_applier()
+    by_tenant: dict[str, list[tuple[SQSRecord, Decoded]]] = defaultdict(list)
+    for record, decoded in batch.pending():
+        by_tenant[decoded.tenant_id].append((record, decoded))
+    tenants = {}
+    for tenant_id, items in by_tenant.items():
+        try:
+            tenants[tenant_id] = tenant = applier.tenant(tenant_id)
+            applier.store(tenant, [decoded for _, decoded in items])
+        except Exception as exc:
+            logger.exception("storing records failed", extra={"tenant_id": tenant_id})
+            for record, _ in items:
+                batch.fail(record, f"storage: {type(exc).__name__}: {exc}")
+
+    publisher = bootstrap.event_publisher()
+    for record, decoded in batch.pending():
+        try:
+            for topic, published in applier.events(tenants[decoded.tenant_id], decoded):
+                publisher.publish(topic, published)
+        except Exception as exc:
+            logger.exception("publishing events failed", extra={"message_id": record.message_id})
+            batch.fail(record, f"publish: {type(exc).__name__}: {exc}")
+
+    failures = [
+        {"itemIdentifier": r.message_id} for r in batch.order if r.message_id in batch.failed
+    ]
+    logger.info("batch done", extra={"records": len(batch.order), "failed": len(failures)})
+    return {"batchItemFailures": failures}

@@ -1,0 +1,128 @@
+"""What Lambda's SQS event source mapping does, locally: receive batches from the events
+queue (on the AWS API emulator), invoke event_worker with an SQS event, delete what it
+did not report as failed. Failed messages come back after the visibility timeout."""
+
+from __future__ import annotations
+
+import logging
+import threading
+import uuid
+from collections.abc import Callable
+from typing import Any
+
+from csms_local.lambdas import LambdaContext
+
+logger = logging.getLogger("csms_local.sqs_poller")
+
+Handler = Callable[[dict[str, Any], Any], dict[str, Any]]
+
+
+def _local_sqs(endpoint_url: str) -> Any:
+    import boto3
+
+    # The emulator takes any credentials; these are not secrets.
+    return boto3.client(
+        "sqs",
+        endpoint_url=endpoint_url,
+        region_name="us-east-1",
+        aws_access_key_id="local",
+        aws_secret_access_key="local",
+    )
+
+
+def create_queues(
+    endpoint_url: str, name: str = "csms-events", visibility: int = 2
+) -> dict[str, str]:
+    """The FIFO events queue and its dead-letter queue, as template.yaml declares them."""
+    sqs = _local_sqs(endpoint_url)
+    dlq_url = sqs.create_queue(
+        QueueName=f"{name}-dlq.fifo", Attributes={"FifoQueue": "true"}
+    )["QueueUrl"]
+    dlq_arn = sqs.get_queue_attributes(QueueUrl=dlq_url, AttributeNames=["QueueArn"])[
+        "Attributes"
+    ]["QueueArn"]
+    queue_url = sqs.create_queue(
+        QueueName=f"{name}.fifo",
+        Attributes={
+            "FifoQueue": "true",
+            "VisibilityTimeout": str(visibility),
+            # A backstop behind the worker's own attempts (EVENT_MAX_ATTEMPTS).
+            "RedrivePolicy": f'{{"deadLetterTargetArn":"{dlq_arn}","maxReceiveCount":"10"}}',
+        },
+    )["QueueUrl"]
+    return {"EVENTS_QUEUE_URL": queue_url, "EVENTS_DLQ_URL": dlq_url}
+
+
+class SqsPoller:
+    def __init__(self, endpoint_url: str, queue_url: str, handler: Handler, batch_size: int = 10):
+        self._sqs: Any = _local_sqs(endpoint_url)
+        self._queue_url = queue_url
+        self._arn = self._sqs.get_queue_attributes(
+            QueueUrl=queue_url, AttributeNames=["QueueArn"]
+        )["Attributes"]["QueueArn"]
+        self._handler = handler
+        self._batch_size = batch_size
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="sqs-poller", daemon=True)
+        self.batches = 0
+
+    def start(self) -> SqsPoller:
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(10)
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            try:
+                self.poll_once(wait_seconds=1)
+            except Exception:
+                logger.exception("polling the events queue failed")
+                self._stop.wait(1)
+
+    def poll_once(self, wait_seconds: int = 0) -> int:
+        received = self._sqs.receive_message(
+            QueueUrl=self._queue_url,
+            MaxNumberOfMessages=self._batch_size,
+            WaitTimeSeconds=wait_seconds,
+            AttributeNames=["All"],
+            MessageAttributeNames=["All"],
+        ).get("Messages", [])
+        if not received:
+            return 0
+        event = {"Records": [self._record(m) for m in received]}
+        try:
+            result = self._handler(event, LambdaContext("event_worker", uuid.uuid4().hex))
+            failed = {f["itemIdentifier"] for f in result.get("batchItemFailures", [])}
+        except Exception:
+            logger.exception("event_worker failed; the whole batch will be retried")
+            return len(received)
+        done = [m for m in received if m["MessageId"] not in failed]
+        if done:
+            entries = [
+                {"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(done)
+            ]
+            self._sqs.delete_message_batch(QueueUrl=self._queue_url, Entries=entries)
+        self.batches += 1
+        return len(received)
+
+    def _record(self, message: dict[str, Any]) -> dict[str, Any]:
+        return {
+            "messageId": message["MessageId"],
+            "receiptHandle": message["ReceiptHandle"],
+            "body": message["Body"],
+            "attributes": message.get("Attributes", {}),
+            "messageAttributes": {
+                name: {
+                    "stringValue": value.get("StringValue"),
+                    "dataType": value.get("DataType"),
+                }
+                for name, value in message.get("MessageAttributes", {}).items()
+            },
+            "md5OfBody": message.get("MD5OfBody"),
+            "eventSource": "aws:sqs",
+            "eventSourceARN": self._arn,
+            "awsRegion": "us-east-1",
+        }
