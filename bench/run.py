@@ -7,26 +7,35 @@ the same run on the same machine (ratios, not absolute numbers, are what carry o
    package's ChargePoint routing of the same frames.
 3. Cold start of the $default function (import plus init) beside a plain import of the
    libraries a straightforward handler would load.
+4. Queue-driven persistence: the $default handler's time per hot message with its
+   runtime records stored in MongoDB inline (before) and sent to SQS (after), plus the
+   MongoDB round trips each costs; and the event worker's throughput into MongoDB beside
+   one insert per record.
 """
 
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 import os
 import statistics
 import subprocess
 import sys
+import threading
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
+os.environ.setdefault("POWERTOOLS_LOG_LEVEL", "ERROR")  # before the Logger is made
 sys.path[:0] = [str(ROOT / "layers" / "common"), str(ROOT / "local")]
 
 from csms_local import services  # noqa: E402
+from pymongo import monitoring  # noqa: E402
 
 ITERATIONS = int(os.environ.get("BENCH_ITERATIONS", "300"))
 CORE_ITERATIONS = int(os.environ.get("BENCH_CORE_ITERATIONS", "3000"))
@@ -251,6 +260,188 @@ def core_section() -> list[tuple[str, float, float, float]]:
     return results
 
 
+HOT = ("Heartbeat", "StatusNotification", "MeterValues")
+RECORD_ITERATIONS = int(os.environ.get("BENCH_RECORD_ITERATIONS", "60"))
+WORKER_ENVELOPES = int(os.environ.get("BENCH_WORKER_ENVELOPES", "300"))
+
+
+class MongoCommands(monitoring.CommandListener):
+    """Counts the commands pymongo sends from the measuring thread (clients created
+    after registration); the event worker's own, on its poller thread, are not counted."""
+
+    def __init__(self) -> None:
+        self.count = 0
+        self.thread = threading.get_ident()
+
+    def started(self, event: object) -> None:
+        if threading.get_ident() == self.thread:
+            self.count += 1
+
+    def succeeded(self, event: object) -> None:
+        pass
+
+    def failed(self, event: object) -> None:
+        pass
+
+
+def records_section(
+    redis_url: str, mongodb_uri: str, moto_url: str, mqtt_url: str
+) -> tuple[list[tuple[str, str, float, float]], dict[str, float]]:
+    """$default per hot message in three wirings, then the worker's throughput."""
+    counter = MongoCommands()
+    monitoring.register(counter)
+    from csms import bootstrap
+    from csms.domain.model import ConnectionInfo
+    from csms.entrypoints.websocket import on_message
+    from csms.services.records import BufferedRecords
+    from csms_local.admin import Admin
+    from csms_local.lambdas import load_handler
+    from csms_local.sqs_poller import SqsPoller, create_queues
+
+    os.environ.update(MONGODB_URI=mongodb_uri, REDIS_URL=redis_url, MQTT_URL=mqtt_url,
+                      REDIS_KEY_PREFIX=f"bench4-{uuid.uuid4().hex[:6]}",
+                      AWS_ENDPOINT_URL=moto_url, AWS_ACCESS_KEY_ID="local",
+                      AWS_SECRET_ACCESS_KEY="local", AWS_REGION="us-east-1",
+                      POWERTOOLS_LOG_LEVEL="ERROR")
+    queues = create_queues(moto_url, name=f"bench-{uuid.uuid4().hex[:6]}", visibility=30)
+    tenant, cp, connection_id = "bench4", "BENCH4-CP", "bench4-connection="
+    Admin(mongodb_uri).create_tenant(tenant, "Bench 4")
+    base = datetime(2026, 1, 1, tzinfo=UTC)
+
+    def frame(action: str, i: int) -> list[object]:
+        at = iso(base + timedelta(seconds=i))
+        payloads: dict[str, dict[str, object]] = {
+            "Heartbeat": {},
+            "StatusNotification": {"connectorId": 1, "errorCode": "NoError",
+                                   "status": "Charging", "timestamp": at},
+            "MeterValues": {"connectorId": 1, "transactionId": 1,
+                            "meterValue": [dict(METER_VALUE[0], timestamp=at)]},
+        }
+        return [2, f"{action[:2]}{i}-{uuid.uuid4().hex[:6]}", action, payloads[action]]
+
+    class NullQueue:
+        def send(self, envelopes: object) -> None:
+            pass
+
+    wirings: dict[str, Callable[[], object]] = {
+        "MongoDB inline (before)": lambda: os.environ.pop("EVENTS_QUEUE_URL", None),
+        "SQS via moto (after)": lambda: os.environ.update(queues),
+    }
+    # As deployed, the worker drains the queue while chargers send (the emulator slows
+    # down as its queue grows, so an undrained queue would overstate the cost).
+    poller = SqsPoller(moto_url, queues["EVENTS_QUEUE_URL"], load_handler("event_worker"))
+    def constant(value: BufferedRecords) -> Any:
+        return functools.cache(lambda: value)
+
+    original_records = bootstrap.records
+    rows = []
+    for label, wire in [*wirings.items(), ("records dropped (handler only)", lambda: None)]:
+        wire()
+        bootstrap.reset()
+        if label.startswith("records dropped"):
+            # The same handler with a queue that drops what it gets: its own cost alone.
+            bootstrap.records = constant(BufferedRecords(NullQueue()))
+        bootstrap.connection_registry().register(
+            ConnectionInfo(connection_id, cp, tenant, "ocpp1.6", datetime.now(UTC)))
+        if label.startswith("SQS"):
+            poller.start()
+        for action in HOT:
+            def send(i: int, action: str = action) -> None:
+                reply = on_message({"requestContext": {"connectionId": connection_id},
+                                    "body": json.dumps(frame(action, i))})["body"]
+                assert reply.startswith("[3,"), reply
+
+            send(0)
+            before = counter.count
+            us = per_op_us(send, RECORD_ITERATIONS)
+            ops = (counter.count - before) / (5 * RECORD_ITERATIONS + 1)
+            rows.append((label, action, us, ops))
+        if label.startswith("SQS"):
+            poller.stop()
+    bootstrap.records = original_records
+    os.environ.pop("EVENTS_QUEUE_URL", None)
+    os.environ.pop("EVENTS_DLQ_URL", None)
+    bootstrap.reset()
+    return rows, worker_throughput(moto_url, queues, tenant, load_handler, SqsPoller)
+
+
+def worker_throughput(moto_url: str, queues: dict[str, str], tenant: str, load_handler: Any,
+                      poller_class: Any) -> dict[str, float]:
+    """Records per second from SQS into MongoDB (and MQTT) through event_worker, beside
+    storing the same message log documents with one insert each."""
+    import boto3
+    from csms import bootstrap
+    from csms.adapters.mongo import MongoTenantStore, connect
+    from csms.adapters.sqs import SqsRecordQueue
+    from csms.domain.model import ConnectorStatus
+    from csms.services.records import BufferedRecords
+
+    os.environ.update(queues)
+    bootstrap.reset()
+    sqs = boto3.client("sqs", endpoint_url=moto_url, region_name="us-east-1")
+    sqs.purge_queue(QueueUrl=queues["EVENTS_QUEUE_URL"])  # what section 4's handlers sent
+    records = BufferedRecords(SqsRecordQueue(queues["EVENTS_QUEUE_URL"], "us-east-1"))
+    base = datetime(2026, 2, 1, tzinfo=UTC)
+    per_envelope = 4  # a Call, its reply, a state change and a meter value: one invocation
+    for i in range(WORKER_ENVELOPES):
+        at = base + timedelta(seconds=i)
+        cp = f"W-{i % 20}"
+        for direction in ("in", "out"):
+            records.message(tenant, {"charge_point_id": cp, "timestamp": at, "direction": direction,
+                                     "message_type": "Call", "payload": METER_VALUE[0]})
+        records.connector_status(tenant, cp, ConnectorStatus(1, "Charging", "NoError", at))
+        records.heartbeat(tenant, cp, at)
+        records.flush()
+    db = MongoTenantStore(connect(os.environ["MONGODB_URI"])).for_tenant(tenant).db
+    stored_before = db["ocpp_messages"].count_documents({})
+    poller = poller_class(moto_url, queues["EVENTS_QUEUE_URL"], load_handler("event_worker"))
+    start = time.perf_counter()
+    while poller.poll_once(wait_seconds=0):
+        pass
+    elapsed = time.perf_counter() - start
+    stored = db["ocpp_messages"].count_documents({}) - stored_before
+    assert stored == 2 * WORKER_ENVELOPES, stored
+    total = WORKER_ENVELOPES * per_envelope
+    # The worker's own part, without the emulator's receive/delete: decode + bulk store.
+    from csms.services.record_applier import decode
+    from csms.services.records import encode
+
+    class Keep:
+        def __init__(self) -> None:
+            self.envelopes: list[dict[str, Any]] = []
+
+        def send(self, envelopes: Sequence[dict[str, Any]]) -> None:
+            self.envelopes.extend(json.loads(encode(e)) for e in envelopes)
+
+    kept = Keep()
+    local = BufferedRecords(kept)
+    for i in range(WORKER_ENVELOPES):
+        at = base + timedelta(days=1, seconds=i)
+        for direction in ("in", "out"):
+            local.message(tenant, {"charge_point_id": "X", "timestamp": at, "direction": direction,
+                                   "message_type": "Call", "payload": METER_VALUE[0]})
+        local.connector_status(tenant, "X", ConnectorStatus(1, "Charging", "NoError", at))
+        local.heartbeat(tenant, "X", at)
+        local.flush()
+    applier = bootstrap.record_applier()
+    tenant_config = applier.tenant(tenant)
+    start = time.perf_counter()
+    for chunk in range(0, len(kept.envelopes), 10):
+        applier.store(tenant_config, [decode(e) for e in kept.envelopes[chunk:chunk + 10]])
+    store_only = time.perf_counter() - start
+    start = time.perf_counter()
+    for i in range(WORKER_ENVELOPES):
+        at = base + timedelta(days=2, seconds=i)
+        for direction in ("in", "out"):
+            db["baseline_messages"].insert_one({"charge_point_id": "X", "timestamp": at,
+                                                "direction": direction})
+        db["charge_points"].update_one({"_id": "X"}, {"$set": {"c.1.ts": at}}, upsert=True)
+        db["charge_points"].update_one({"_id": "X"}, {"$max": {"hb": at}}, upsert=True)
+    one_by_one = time.perf_counter() - start
+    return {"records": total, "through SQS": total / elapsed, "store only": total / store_only,
+            "one write per record": total / one_by_one}
+
+
 COLD_HANDLER = f"""
 import sys, time
 t = time.perf_counter()
@@ -292,8 +483,22 @@ def cold(code: str) -> float:
     return statistics.median(samples)
 
 
+SECTIONS = os.environ.get("BENCH_SECTIONS", "1234")
+
+
 def main() -> None:
     print(f"# csms bench ({ITERATIONS} messages x 5 rounds per row, medians)\n")
+    if "1" in SECTIONS:
+        section_1()
+    if "2" in SECTIONS:
+        section_2()
+    if "3" in SECTIONS:
+        section_3()
+    if "4" in SECTIONS:
+        section_4()
+
+
+def section_1() -> None:
     redis_server = services.redis(services.free_port()).start()
     mongo_server = services.mongo(services.free_port()).start()
     try:
@@ -307,6 +512,8 @@ def main() -> None:
     for action, handler, floor in rows:
         print(f"{action:<20}{handler:>12.0f}{floor:>12.0f}{handler / floor:>8.2f}x")
 
+
+def section_2() -> None:
     print("\n## 2. Protocol core vs ocpp package ChargePoint.route_message (no storage)")
     print(f"{'frame':<20}{'core us':>10}{'ocpp us':>10}{'speed-up':>10}"
           f"{'ocpp sync us':>14}{'speed-up':>10}")
@@ -314,6 +521,8 @@ def main() -> None:
         print(f"{action:<20}{ours:>10.1f}{theirs:>10.1f}{theirs / ours:>9.1f}x"
               f"{theirs_sync:>14.1f}{theirs_sync / ours:>9.1f}x")
 
+
+def section_3() -> None:
     print(f"\n## 3. Cold start, median of {COLD_RUNS} fresh interpreters")
     handler = cold(COLD_HANDLER)
     plain = cold(COLD_PLAIN)
@@ -323,6 +532,36 @@ def main() -> None:
           f"   ratio {handler / plain:.2f}x")
     print(f"{'plain import of the libraries it does load':<48}{same:>8.0f} ms"
           f"   ratio {handler / same:.2f}x")
+
+
+def section_4() -> None:
+    print(f"\n## 4. Queue-driven persistence ({RECORD_ITERATIONS} messages x 5 rounds per row)")
+    redis_server = services.redis(services.free_port()).start()
+    mongo_server = services.mongo(services.free_port()).start()
+    moto_server = services.moto(services.free_port()).start()
+    mqtt_dir = Path(os.environ.get("TMPDIR", "/tmp")) / f"bench-mqtt-{uuid.uuid4().hex[:6]}"
+    mqtt_server = services.mqtt(services.free_port(), mqtt_dir).start()
+    try:
+        rows4, worker = records_section(
+            f"redis://127.0.0.1:{redis_server.port}/0",
+            f"mongodb://127.0.0.1:{mongo_server.port}",
+            f"http://127.0.0.1:{moto_server.port}",
+            f"mqtt://127.0.0.1:{mqtt_server.port}",
+        )
+    finally:
+        for server in (mqtt_server, moto_server, mongo_server, redis_server):
+            server.stop()
+    print(f"{'wiring':<34}{'message':<20}{'us/message':>12}{'MongoDB ops':>13}")
+    inline = {action: us for label, action, us, _ in rows4 if label.endswith("(before)")}
+    for label, action, us, ops in rows4:
+        print(f"{label:<34}{action:<20}{us:>12.0f}{ops:>13.1f}   {us / inline[action]:.2f}x")
+    print(f"\nevent worker, {worker['records']:.0f} records "
+          f"({WORKER_ENVELOPES} invocations' envelopes of 4):")
+    print(f"  {'through SQS (moto) + MongoDB + MQTT':<40}{worker['through SQS']:>10.0f} records/s")
+    print(f"  {'decode + bulk store only':<40}{worker['store only']:>10.0f} records/s")
+    print(f"  {'baseline: one MongoDB write per record':<40}"
+          f"{worker['one write per record']:>10.0f} records/s"
+          f"   bulk/baseline {worker['store only'] / worker['one write per record']:.1f}x")
 
 
 if __name__ == "__main__":

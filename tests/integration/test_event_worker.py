@@ -186,3 +186,26 @@ def test_the_charger_is_answered_while_mongodb_is_down_when_the_reply_needs_no_d
                                           "chargePointModel": "M"})[0] == 3
     # Authorization needs the id tags in MongoDB: that one must wait.
     assert send("a", "Authorize", {"idTag": "TAG"})[:3] == [4, "a", "InternalError"]
+
+
+def test_retention_follows_the_tenants_configuration_through_ttl_indexes(
+    poller, mongo_client, mongodb_uri, tenant_id
+):
+    from csms.domain.model import Tenant
+    from csms_local.admin import Admin
+
+    admin = Admin(mongodb_uri)
+    admin.directory.create_tenant(Tenant(tenant_id, "short memory", message_retention_days=7,
+                                         meter_value_retention_days=14))
+    admin.tenants.for_tenant(tenant_id).ensure_indexes()
+    some_records(tenant_id, "CP-T", 1)
+
+    drain(poller)
+
+    db = mongo_client[f"ocpp_tenant_{tenant_id}"]
+    message, value = db["ocpp_messages"].find_one({}), db["meter_values"].find_one({})
+    assert message["expire_at"] - message["timestamp"] == timedelta(days=7)
+    assert value["expire_at"] - value["timestamp"] == timedelta(days=14)
+    for collection in ("ocpp_messages", "meter_values"):
+        ttl = db[collection].index_information()["expire_at_1"]
+        assert ttl["expireAfterSeconds"] == 0

@@ -29,12 +29,17 @@ class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
+RetentionDays = Annotated[int, Field(ge=1, le=3650)]
+
+
 class TenantCreate(Strict):
     tenant_id: TenantId
     name: Annotated[str, Field(min_length=1, max_length=200)]
     max_charge_points: MaxChargePoints | None = None
     api_rate_limit: RateLimit = 600
     mqtt_topic_prefix: TopicPrefix = "ocpp"
+    message_retention_days: RetentionDays = 30
+    meter_value_retention_days: RetentionDays = 90
 
 
 class TenantUpdate(Strict):
@@ -42,6 +47,8 @@ class TenantUpdate(Strict):
     max_charge_points: MaxChargePoints | None = None
     api_rate_limit: RateLimit | None = None
     mqtt_topic_prefix: TopicPrefix | None = None
+    message_retention_days: RetentionDays | None = None
+    meter_value_retention_days: RetentionDays | None = None
 
 
 class ChargePointCreate(Strict):
