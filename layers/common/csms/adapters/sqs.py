@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from csms.adapters.aws_http import AwsJsonClient
 from csms.services.records import encode
 
 _MAX_BATCH_ENTRIES = 10  # SendMessageBatch's limit
@@ -13,9 +14,7 @@ _MAX_BATCH_BYTES = 250_000
 
 class SqsRecordQueue:
     def __init__(self, queue_url: str, region: str | None = None) -> None:
-        import boto3  # loaded on the first flush, not at cold start of every handler
-
-        self._client: Any = boto3.client("sqs", region_name=region)
+        self._sqs = AwsJsonClient("sqs", "AmazonSQS", region or _region_of(queue_url))
         self._url = queue_url
         self._fifo = queue_url.endswith(".fifo")
 
@@ -32,13 +31,20 @@ class SqsRecordQueue:
         if len(entries) == 1:  # the usual case: one call, no batch bookkeeping
             entry = entries[0]
             entry.pop("Id")
-            self._client.send_message(QueueUrl=self._url, **entry)
+            self._sqs.call("SendMessage", {"QueueUrl": self._url, **entry})
             return
         for batch in _batches(entries):
-            result = self._client.send_message_batch(QueueUrl=self._url, Entries=batch)
+            result = self._sqs.call("SendMessageBatch", {"QueueUrl": self._url, "Entries": batch})
             if result.get("Failed"):
                 reasons = [f"{f.get('Code')}: {f.get('Message')}" for f in result["Failed"]]
                 raise RuntimeError(f"SQS refused {len(reasons)} records: {reasons}")
+
+
+def _region_of(queue_url: str) -> str:
+    # https://sqs.<region>.amazonaws.com/<account>/<name>
+    host = queue_url.split("/")[2]
+    parts = host.split(".")
+    return parts[1] if len(parts) > 2 and parts[0] == "sqs" else "us-east-1"
 
 
 def _batches(entries: list[dict[str, Any]]) -> list[list[dict[str, Any]]]:

@@ -8,6 +8,7 @@ from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
 from aws_lambda_powertools.event_handler.openapi.params import Query
 
 from csms import bootstrap
+from csms.adapters.mongo_queries import Page
 from csms.domain.access import Permission
 from csms.entrypoints.tenant_api import views
 from csms.entrypoints.tenant_api.models import (
@@ -64,12 +65,7 @@ def install(app: APIGatewayHttpResolver) -> None:
             )
             for cp in registered
         ]
-        return {
-            "items": items,
-            "limit": limit,
-            "offset": offset,
-            "next_offset": offset + limit if len(items) == limit else None,
-        }
+        return views.page(Page(items, limit, offset))
 
     @app.get("/v1/charge-points/<charge_point_id>", tags=["charge points"])
     def get_charge_point(charge_point_id: str) -> Json:
@@ -83,18 +79,19 @@ def install(app: APIGatewayHttpResolver) -> None:
         bootstrap.fleet_service().update(tenant_id, charge_point_id, changes)
         return charge_point_view(tenant_id, charge_point_id)
 
+    def set_enabled(charge_point_id: str, enabled: bool) -> Json:
+        tenant_id = manager()
+        bootstrap.fleet_service().update(tenant_id, charge_point_id, {"enabled": enabled})
+        return charge_point_view(tenant_id, charge_point_id)
+
     @app.post("/v1/charge-points/<charge_point_id>/enable", tags=["charge points"])
     def enable_charge_point(charge_point_id: str) -> Json:
-        tenant_id = manager()
-        bootstrap.fleet_service().update(tenant_id, charge_point_id, {"enabled": True})
-        return charge_point_view(tenant_id, charge_point_id)
+        return set_enabled(charge_point_id, True)
 
     @app.post("/v1/charge-points/<charge_point_id>/disable", tags=["charge points"])
     def disable_charge_point(charge_point_id: str) -> Json:
         """Refuse its logins from now on, and close its live connection."""
-        tenant_id = manager()
-        bootstrap.fleet_service().update(tenant_id, charge_point_id, {"enabled": False})
-        return charge_point_view(tenant_id, charge_point_id)
+        return set_enabled(charge_point_id, False)
 
     @app.post("/v1/charge-points/<charge_point_id>/password", tags=["charge points"])
     def rotate_password(charge_point_id: str, body: PasswordChange) -> Json:

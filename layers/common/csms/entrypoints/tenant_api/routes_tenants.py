@@ -7,6 +7,7 @@ from typing import Any
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver
 
 from csms import bootstrap
+from csms.adapters.mongo_queries import Page
 from csms.domain.access import Permission
 from csms.domain.model import Tenant
 from csms.entrypoints.tenant_api import views
@@ -30,12 +31,7 @@ def install(app: APIGatewayHttpResolver) -> None:
     def list_tenants(limit: Limit = 50, offset: Offset = 0) -> dict[str, Any]:
         admin()
         tenants = bootstrap.directory().list_tenants(limit, offset)
-        return {
-            "items": [views.tenant(t) for t in tenants],
-            "limit": limit,
-            "offset": offset,
-            "next_offset": offset + limit if len(tenants) == limit else None,
-        }
+        return views.page(Page([views.tenant(t) for t in tenants], limit, offset))
 
     @app.get("/v1/tenants/<tenant_id>", tags=["tenants"])
     def get_tenant(tenant_id: str) -> dict[str, Any]:
