@@ -209,3 +209,25 @@ def test_retention_follows_the_tenants_configuration_through_ttl_indexes(
     for collection in ("ocpp_messages", "meter_values"):
         ttl = db[collection].index_information()["expire_at_1"]
         assert ttl["expireAfterSeconds"] == 0
+
+
+def test_the_iot_core_publisher_publishes_through_the_iot_data_api(moto_url, monkeypatch):
+    # moto stands in for IoT Core's iot-data API: there is no local counterpart of it (the
+    # local stack's broker is reached through MqttPublisher instead).
+    from csms.adapters.iot import IotDataPublisher
+
+    for name, value in {"AWS_ACCESS_KEY_ID": "local", "AWS_SECRET_ACCESS_KEY": "local"}.items():
+        monkeypatch.setenv(name, value)
+    publisher = IotDataPublisher(moto_url, "us-east-1")
+    sent = []
+    publisher._client.meta.events.register(
+        "before-send.iot-data.Publish", lambda request, **_: sent.append(request))
+    event = {"event_id": "e:0", "type": "connected", "tenant_id": "t", "charge_point_id": "CP",
+             "timestamp": "2026-11-22T12:00:00.000Z", "data": {}}
+
+    publisher.publish("ocpp/status/t/CP", event)  # raises unless the API accepted it
+
+    [request] = sent
+    assert request.url.split("?")[0].endswith("/topics/ocpp%2Fstatus%2Ft%2FCP")
+    assert "qos=1" in request.url
+    assert json.loads(request.body) == event
