@@ -107,6 +107,7 @@ def fleet_service() -> FleetService:
         registry=connection_registry(),
         gateway=_gateway_from_settings,
         clock=utc_now,
+        records=records(),
     )
 
 

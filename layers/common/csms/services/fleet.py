@@ -17,7 +17,13 @@ from csms.domain.model import (
     RegisteredChargePoint,
     Tenant,
 )
-from csms.ports import ConnectionGateway, ConnectionRegistry, Directory, TenantStore
+from csms.ports import (
+    ConnectionGateway,
+    ConnectionRegistry,
+    Directory,
+    RuntimeRecords,
+    TenantStore,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -45,7 +51,9 @@ class FleetService:
         registry: ConnectionRegistry,
         gateway: Callable[[], ConnectionGateway],
         clock: Callable[[], datetime],
+        records: RuntimeRecords,
     ) -> None:
+        self._records = records
         self._directory = directory
         self._store = store
         self._registry = registry
@@ -132,8 +140,8 @@ class FleetService:
             self._gateway().close(connection_id)
         except Exception:
             logger.warning("could not close the charge point's connection", exc_info=True)
-        self._store.for_tenant(tenant_id).charge_points.record_connection(
-            charge_point_id, ConnectionStatus.DISCONNECTED, self._clock()
+        self._records.connection(
+            tenant_id, charge_point_id, ConnectionStatus.DISCONNECTED, self._clock()
         )
 
     def connection_of(self, charge_point_id: str) -> str | None:
