@@ -2,7 +2,9 @@
 the same run on the same machine (ratios, not absolute numbers, are what carry over).
 
 1. $default handler, warm, per message, with real Redis and MongoDB on loopback, beside
-   the raw Redis/MongoDB round trips those messages need (the storage floor).
+   the raw Redis/MongoDB round trips those messages need (the storage floor). No events
+   queue is configured here, so the runtime records are stored inline (the fallback
+   wiring); section 4 compares that with the queue.
 2. The protocol core (parse, validate, route, respond; no storage) beside the `ocpp`
    package's ChargePoint routing of the same frames.
 3. Cold start of the $default function (import plus init) beside a plain import of the
