@@ -1,0 +1,122 @@
+"""The event worker's batch rules, with in-memory storage and publishing: what fails is
+retried, what comes after it for the same charge point waits, other chargers go on."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+from csms import bootstrap
+from csms.adapters.memory import MemoryDirectory, MemoryTenantStore
+from csms.config import Settings
+from csms.domain.model import ConnectionStatus
+from csms.entrypoints.event_worker import on_batch
+from csms.services.record_applier import RecordApplier
+from csms.services.records import BufferedRecords, encode
+
+AT = datetime(2026, 11, 22, 12, 0, tzinfo=UTC)
+
+
+class Publisher:
+    def __init__(self, failing_charge_point: str | None = None) -> None:
+        self.failing = failing_charge_point
+        self.published: list[tuple[str, str]] = []
+
+    def publish(self, topic: str, event: dict) -> None:
+        if event["charge_point_id"] == self.failing:
+            raise ConnectionError("broker gone")
+        self.published.append((event["charge_point_id"], event["event_id"]))
+
+
+class DeadLetters:
+    def __init__(self) -> None:
+        self.letters: list[tuple[str, str]] = []
+
+    def put(self, body: str, reason: str, source_message_id: str, group: str | None) -> None:
+        self.letters.append((source_message_id, reason))
+
+
+@pytest.fixture
+def world(monkeypatch):
+    store = MemoryTenantStore()
+    parts = {
+        "applier": RecordApplier(store, MemoryDirectory()),
+        "publisher": Publisher(),
+        "dead": DeadLetters(),
+        "store": store,
+    }
+    monkeypatch.setattr(bootstrap, "record_applier", lambda: parts["applier"])
+    monkeypatch.setattr(bootstrap, "event_publisher", lambda: parts["publisher"])
+    monkeypatch.setattr(bootstrap, "dead_letters", lambda: parts["dead"])
+    monkeypatch.setattr(bootstrap, "settings", lambda: Settings(
+        event_max_attempts=3, events_dead_letter_queue_url="memory://dead"))
+    return parts
+
+
+class ListQueue:
+    def __init__(self) -> None:
+        self.envelopes: list[dict] = []
+
+    def send(self, envelopes) -> None:
+        self.envelopes.extend(envelopes)
+
+
+def sqs_message(n: int, cp: str, attempt: int = 1, body: str | None = None) -> dict:
+    """Message n of an SQS batch: one envelope saying that `cp` connected."""
+    if body is None:
+        queue = ListQueue()
+        records = BufferedRecords(queue, new_id=lambda: f"{cp}-{n}")
+        records.connection("t1", cp, ConnectionStatus.CONNECTED, AT)
+        records.flush()
+        body = encode(queue.envelopes[0])
+    return {"messageId": f"m{n}", "receiptHandle": f"r{n}", "body": body,
+            "attributes": {"MessageGroupId": f"t1/{cp}", "ApproximateReceiveCount": str(attempt),
+                           "SequenceNumber": str(n)},
+            "messageAttributes": {}, "eventSource": "aws:sqs"}
+
+
+def failed(result: dict) -> list[str]:
+    return [f["itemIdentifier"] for f in result["batchItemFailures"]]
+
+
+def test_a_publish_failure_holds_back_the_rest_of_that_chargers_messages(world):
+    world["publisher"].failing = "CP-G"
+    batch = [sqs_message(1, "CP-G"), sqs_message(2, "CP-H"), sqs_message(3, "CP-G")]
+
+    result = on_batch({"Records": batch})
+
+    assert failed(result) == ["m1", "m3"]
+    assert world["publisher"].published == [("CP-H", "CP-H-2:0")]
+
+
+def test_a_poison_message_is_dead_lettered_and_its_charger_goes_on(world):
+    batch = [sqs_message(1, "CP-G", body="[not an envelope"), sqs_message(2, "CP-G")]
+
+    result = on_batch({"Records": batch})
+
+    assert failed(result) == []
+    [(message_id, reason)] = world["dead"].letters
+    assert message_id == "m1" and reason.startswith("malformed envelope")
+    assert world["publisher"].published == [("CP-G", "CP-G-2:0")]
+
+
+def test_a_message_failing_its_last_attempt_is_dead_lettered_with_the_reason(world):
+    world["publisher"].failing = "CP-G"
+
+    result = on_batch({"Records": [sqs_message(1, "CP-G", attempt=3)]})
+
+    assert failed(result) == []
+    [(message_id, reason)] = world["dead"].letters
+    assert message_id == "m1" and "failed 3 times" in reason and "broker gone" in reason
+
+
+def test_a_storage_failure_fails_all_of_that_tenants_messages(world, monkeypatch):
+    def broken(tenant, batch):
+        raise OSError("MongoDB unreachable")
+
+    monkeypatch.setattr(world["applier"], "store", broken)
+
+    result = on_batch({"Records": [sqs_message(1, "CP-G"), sqs_message(2, "CP-H")]})
+
+    assert failed(result) == ["m1", "m2"]
+    assert world["publisher"].published == []
