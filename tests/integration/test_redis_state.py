@@ -76,6 +76,42 @@ def test_pending_get_has_delete(pending):
     assert pending.delete("CP1", "m1") is False
 
 
+def test_a_pending_call_is_taken_once(pending):
+    pending.add("CP1", "m1", "req")
+
+    assert pending.take("CP1", "m1") == "req"
+    assert pending.take("CP1", "m1") is None  # a duplicate answer finds nothing
+    assert not pending.has("CP1", "m1")
+
+
+def test_the_command_queue_hands_out_one_call_at_a_time_in_order(redis_client, key_prefix):
+    from csms.adapters.redis_state import RedisCommandQueue
+
+    queue = RedisCommandQueue(redis_client, key_prefix, pending_ttl_seconds=30,
+                              queue_ttl_seconds=60)
+    pending = RedisPendingCalls(redis_client, key_prefix)
+    queue.push("CP1", "c1", '[2,"c1","Reset",{"type":"Soft"}]')
+    queue.push("CP1", "c2", '[2,"c2","ClearCache",{}]')
+
+    assert queue.take_next("CP1") == ("c1", '[2,"c1","Reset",{"type":"Soft"}]')
+    assert queue.take_next("CP1") is None  # c1 is outstanding
+    assert pending.take("CP1", "c1") is not None  # the charger answered
+    assert queue.take_next("CP1") == ("c2", '[2,"c2","ClearCache",{}]')
+    assert queue.queued("CP1") == 0
+    assert 0 < redis_client.ttl(f"{key_prefix}:pending:CP1") <= 30
+
+
+def test_the_rate_limiter_counts_per_tenant_and_minute(redis_client, key_prefix):
+    from csms.adapters.redis_state import RedisRateLimiter
+
+    limiter = RedisRateLimiter(redis_client, key_prefix)
+    minute_start = 1_800_000_000.0 - 1_800_000_000.0 % 60
+
+    assert [limiter.hit("t1", 2, minute_start + 1) for _ in range(3)] == [None, None, 59]
+    assert limiter.hit("t2", 2, minute_start + 1) is None
+    assert limiter.hit("t1", 2, minute_start + 61) is None  # the next minute
+
+
 def test_pending_clear_forgets_only_that_charge_point(pending):
     pending.add("CP1", "m1", "a")
     pending.add("CP2", "m1", "b")

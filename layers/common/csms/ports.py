@@ -50,6 +50,9 @@ class PendingCalls(Protocol):
 
     def delete(self, charge_point_id: str, message_id: str) -> bool: ...
 
+    def take(self, charge_point_id: str, message_id: str) -> str | None:
+        """Get and delete in one step: of two deliveries of an answer, one gets it."""
+
     def clear(self, charge_point_id: str) -> None: ...
 
 

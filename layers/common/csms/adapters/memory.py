@@ -73,6 +73,9 @@ class MemoryPendingCalls:
     def delete(self, charge_point_id: str, message_id: str) -> bool:
         return self.calls.get(charge_point_id, {}).pop(message_id, None) is not None
 
+    def take(self, charge_point_id: str, message_id: str) -> str | None:
+        return self.calls.get(charge_point_id, {}).pop(message_id, None)
+
     def clear(self, charge_point_id: str) -> None:
         self.calls.pop(charge_point_id, None)
 

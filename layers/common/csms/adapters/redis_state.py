@@ -151,6 +151,14 @@ class RedisPendingCalls:
     def delete(self, charge_point_id: str, message_id: str) -> bool:
         return bool(self._r.hdel(self._key(charge_point_id), message_id))
 
+    def take(self, charge_point_id: str, message_id: str) -> str | None:
+        key = self._key(charge_point_id)
+        pipe = self._r.pipeline(transaction=True)  # MULTI/EXEC: one round trip, atomic
+        pipe.hget(key, message_id)
+        pipe.hdel(key, message_id)
+        value, deleted = pipe.execute()
+        return value if deleted else None
+
     def clear(self, charge_point_id: str) -> None:
         self._r.delete(self._key(charge_point_id))
 

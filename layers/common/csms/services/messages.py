@@ -139,11 +139,10 @@ class MessageService:
         self, connection: ConnectionInfo, frame: CallResult | CallError, received_at: datetime
     ) -> None:
         cp = connection.charge_point_id
-        request = self._pending.get(cp, frame.unique_id)
+        # Whoever takes the entry owns the answer: a duplicate delivery finds it gone.
+        request = self._pending.take(cp, frame.unique_id)
         if request is None:
             logger.warning("answer to no pending call", extra={"message_id": frame.unique_id})
-        # Whoever deletes the entry owns the answer: a duplicate delivery finds it gone.
-        owned = request is not None and self._pending.delete(cp, frame.unique_id)
         self._log(
             connection,
             [
@@ -158,7 +157,7 @@ class MessageService:
             ],
         )
         call = _call_of(request)
-        if owned and call is not None:
+        if call is not None:
             self._commands.complete(connection.tenant_id, cp, call, frame)
 
     def _log(self, connection: ConnectionInfo, entries: list[dict[str, Any]]) -> None:
