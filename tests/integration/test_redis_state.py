@@ -134,3 +134,10 @@ def test_replay_cache_returns_the_stored_reply(redis_client, key_prefix):
     cache.put("CP1", "m1", '[3,"m1",{}]')
     assert cache.get("CP1", "m1") == '[3,"m1",{}]'
     assert cache.get("CP2", "m1") is None
+
+
+def test_connections_of_many_charge_points_in_one_call(registry):
+    registry.register(ConnectionInfo("conn-a", "CP-A", "t1", "ocpp1.6", datetime.now(UTC)))
+
+    assert registry.connections_of(["CP-A", "CP-B"]) == {"CP-A": "conn-a", "CP-B": None}
+    assert registry.connections_of([]) == {}

@@ -35,6 +35,9 @@ class ConnectionRegistry(Protocol):
 
     def connection_of(self, charge_point_id: str) -> str | None: ...
 
+    def connections_of(self, charge_point_ids: Sequence[str]) -> dict[str, str | None]:
+        """connection_of for many charge points in one round trip (API lists)."""
+
     def unregister(self, connection: ConnectionInfo) -> bool:
         """Forget a connection; True when it was still the charge point's current one."""
 

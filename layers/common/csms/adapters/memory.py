@@ -49,6 +49,9 @@ class MemoryConnectionRegistry:
     def connection_of(self, charge_point_id: str) -> str | None:
         return self.current.get(charge_point_id)
 
+    def connections_of(self, charge_point_ids: Sequence[str]) -> dict[str, str | None]:
+        return {cp: self.current.get(cp) for cp in charge_point_ids}
+
     def unregister(self, connection: ConnectionInfo) -> bool:
         self.connections.pop(connection.connection_id, None)
         if self.current.get(connection.charge_point_id) == connection.connection_id:

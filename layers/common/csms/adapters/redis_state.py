@@ -12,6 +12,7 @@ Keys (all under a configurable prefix):
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 
 import redis
@@ -110,6 +111,12 @@ class RedisConnectionRegistry:
     def connection_of(self, charge_point_id: str) -> str | None:
         value: str | None = self._r.get(self._cp_key(charge_point_id))  # type: ignore[assignment]
         return value
+
+    def connections_of(self, charge_point_ids: Sequence[str]) -> dict[str, str | None]:
+        if not charge_point_ids:
+            return {}
+        values = self._r.mget([self._cp_key(cp) for cp in charge_point_ids])
+        return dict(zip(charge_point_ids, values, strict=True))  # type: ignore[arg-type]
 
     def unregister(self, connection: ConnectionInfo) -> bool:
         owned = self._unregister(

@@ -147,6 +147,9 @@ class FleetService:
     def connection_of(self, charge_point_id: str) -> str | None:
         return self._registry.connection_of(charge_point_id)
 
+    def connections_of(self, charge_point_ids: list[str]) -> dict[str, str | None]:
+        return self._registry.connections_of(charge_point_ids)
+
     # Id tags
 
     def id_tag(self, tenant_id: str, id_tag: str) -> IdTag:

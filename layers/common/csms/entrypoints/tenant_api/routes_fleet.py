@@ -58,11 +58,9 @@ def install(app: APIGatewayHttpResolver) -> None:
         registered = bootstrap.directory().list_charge_points(tenant_id, limit, offset, enabled)
         ids = [cp.charge_point_id for cp in registered]
         states = bootstrap.tenant_queries(tenant_id).charge_point_states(ids)
-        fleet = bootstrap.fleet_service()
+        live = bootstrap.fleet_service().connections_of(ids)
         items = [
-            views.charge_point(
-                cp, states.get(cp.charge_point_id), fleet.connection_of(cp.charge_point_id)
-            )
+            views.charge_point(cp, states.get(cp.charge_point_id), live[cp.charge_point_id])
             for cp in registered
         ]
         return views.page(Page(items, limit, offset))
