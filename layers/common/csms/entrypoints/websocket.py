@@ -6,6 +6,7 @@ import base64
 from typing import Any
 
 from csms import bootstrap
+from csms.domain.model import ConnectionInfo
 from csms.observability import logger
 from csms.services.connect import ConnectRequest, parse_subprotocols
 
@@ -52,8 +53,8 @@ def on_message(event: Event) -> Response:
     if event.get("isBase64Encoded"):
         # OCPP-J is text only; a binary frame is decoded so it gets a FormationViolation.
         body = base64.b64decode(body).decode("utf-8", errors="replace")
-    logger.append_keys(connection_id=connection_id)
-    reply = bootstrap.message_service().handle(connection_id, body)
+    logger.append_keys(connection_id=connection_id, charge_point_id=None, tenant_id=None)
+    reply = bootstrap.message_service().handle(connection_id, body, identified=_log_keys)
     if reply is None:
         return {"statusCode": 200}
     return {"statusCode": 200, "body": reply}
@@ -71,6 +72,10 @@ def on_disconnect(event: Event) -> Response:
         # API Gateway ignores $disconnect's result; the registry entry will expire.
         logger.exception("disconnect bookkeeping failed")
     return {"statusCode": 200}
+
+
+def _log_keys(connection: ConnectionInfo) -> None:
+    logger.append_keys(charge_point_id=connection.charge_point_id, tenant_id=connection.tenant_id)
 
 
 def _lower_keys(headers: dict[str, str] | None) -> dict[str, str]:

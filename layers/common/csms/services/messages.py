@@ -49,8 +49,14 @@ class MessageService:
         self._default_version = default_version
         self._clock = clock
 
-    def handle(self, connection_id: str, raw: str) -> str | None:
-        """The reply frame for `raw`, or None when nothing is to be sent back."""
+    def handle(
+        self,
+        connection_id: str,
+        raw: str,
+        identified: Callable[[ConnectionInfo], None] | None = None,
+    ) -> str | None:
+        """The reply frame for `raw`, or None when nothing is to be sent back.
+        `identified` hears who sent it, as soon as that is known (log keys)."""
         received_at = self._clock()
         version = self._default_version
         unique_id = "-1"
@@ -59,6 +65,8 @@ class MessageService:
             if connection is None:
                 unique_id = _unique_id_of(raw)
                 raise OcppError(ErrorKind.SECURITY_ERROR, "Connection is not registered; reconnect")
+            if identified is not None:
+                identified(connection)
             router = self._routers[connection.subprotocol]
             version = router.version
             try:
