@@ -13,6 +13,9 @@ the same run on the same machine (ratios, not absolute numbers, are what carry o
    runtime records stored in MongoDB inline (before) and sent to SQS (after), plus the
    MongoDB round trips each costs; and the event worker's throughput into MongoDB beside
    one insert per record.
+5. A command's round trip through the local stack (tenant API POST with ?wait, the
+   @connections hop, a real ocpp 1.6 client answering, the answer through $default)
+   beside the same charger's own Heartbeat round trip through the same gateway.
 """
 
 from __future__ import annotations
@@ -487,7 +490,89 @@ def cold(code: str) -> float:
     return statistics.median(samples)
 
 
-SECTIONS = os.environ.get("BENCH_SECTIONS", "1234")
+SECTIONS = os.environ.get("BENCH_SECTIONS", "12345")
+COMMAND_ROUND_TRIPS = int(os.environ.get("BENCH_COMMANDS", "40"))
+
+
+def command_section(redis_url: str, mongodb_uri: str) -> tuple[float, float]:
+    """Median milliseconds: (command via the tenant API, charger's own Heartbeat)."""
+    import base64
+    import secrets
+    import urllib.request
+
+    import websockets
+    from csms import bootstrap
+    from csms_local.admin import Admin, issue_token
+    from csms_local.gateway import GatewayLimits, WebSocketGateway
+    from csms_local.http_api import HandlerPool
+    from csms_local.lambdas import load_handler
+    from csms_local.management import ManagementServer
+    from ocpp.routing import on
+    from ocpp.v16 import ChargePoint, call, call_result
+
+    os.environ.update(MONGODB_URI=mongodb_uri, REDIS_URL=redis_url,
+                      REDIS_KEY_PREFIX=f"bench5-{uuid.uuid4().hex[:6]}",
+                      JWT_SECRET=secrets.token_urlsafe(32), AWS_ACCESS_KEY_ID="local",
+                      AWS_SECRET_ACCESS_KEY="local", AWS_REGION="us-east-1")
+    for name in ("EVENTS_QUEUE_URL", "EVENTS_DLQ_URL", "MQTT_URL", "AWS_ENDPOINT_URL"):
+        os.environ.pop(name, None)
+    bootstrap.reset()
+    tenant, cp_id, password = "bench5", "BENCH5-CP", "bench-password-0123456789"
+    admin = Admin(mongodb_uri)
+    admin.create_tenant(tenant, "Bench 5")
+    admin.add_charge_point(tenant, cp_id, password)
+    token = issue_token(tenant, "operator", 3600, None)
+
+    class Charger(ChargePoint):
+        @on("Reset")
+        def reset(self, type: str) -> call_result.Reset:
+            return call_result.Reset(status="Accepted")
+
+    def post_reset(base: str) -> float:
+        request = urllib.request.Request(
+            f"{base}/v1/charge-points/{cp_id}/commands/Reset?wait=10",
+            data=b'{"type": "Soft"}', method="POST",
+            headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"})
+        start = time.perf_counter()
+        with urllib.request.urlopen(request, timeout=30) as response:
+            assert json.loads(response.read())["status"] == "completed"
+        return (time.perf_counter() - start) * 1000
+
+    async def measure() -> tuple[float, float]:
+        gateway = WebSocketGateway(
+            connect=load_handler("ws_connect"), default=load_handler("ws_message"),
+            disconnect=load_handler("ws_disconnect"), port=0, limits=GatewayLimits())
+        await gateway.start()
+        management = ManagementServer(gateway, port=0, api=HandlerPool("tenant_api"))
+        management.start()
+        os.environ["WEBSOCKET_MANAGEMENT_ENDPOINT"] = f"http://127.0.0.1:{management.port}"
+        bootstrap.reset()
+        base = f"http://127.0.0.1:{management.port}"
+        auth = base64.b64encode(f"{cp_id}:{password}".encode()).decode()
+        try:
+            async with websockets.connect(
+                f"ws://127.0.0.1:{gateway.port}/ocpp/{cp_id}",
+                subprotocols=["ocpp1.6"],  # type: ignore[list-item]
+                additional_headers={"Authorization": f"Basic {auth}"},
+            ) as ws:
+                charger = Charger(cp_id, ws)
+                listener = asyncio.create_task(charger.start())
+                await charger.call(call.BootNotification(charge_point_vendor="B",
+                                                         charge_point_model="M"))
+                commands, heartbeats = [], []
+                await asyncio.to_thread(post_reset, base)  # warm-up: cold containers
+                for _ in range(COMMAND_ROUND_TRIPS):
+                    commands.append(await asyncio.to_thread(post_reset, base))
+                    start = time.perf_counter()
+                    await charger.call(call.Heartbeat())
+                    heartbeats.append((time.perf_counter() - start) * 1000)
+                listener.cancel()
+        finally:
+            management.stop()
+            await gateway.stop()
+        return statistics.median(commands), statistics.median(heartbeats)
+
+    return asyncio.run(measure())
 
 
 def main() -> None:
@@ -500,6 +585,24 @@ def main() -> None:
         section_3()
     if "4" in SECTIONS:
         section_4()
+    if "5" in SECTIONS:
+        section_5()
+
+
+def section_5() -> None:
+    print(f"\n## 5. Command round trip through the local stack ({COMMAND_ROUND_TRIPS} each, "
+          "medians)")
+    redis_server = services.redis(services.free_port()).start()
+    mongo_server = services.mongo(services.free_port()).start()
+    try:
+        command, heartbeat = command_section(f"redis://127.0.0.1:{redis_server.port}/0",
+                                             f"mongodb://127.0.0.1:{mongo_server.port}")
+    finally:
+        mongo_server.stop()
+        redis_server.stop()
+    print(f"{'Reset via POST ...?wait=10, answered':<48}{command:>8.1f} ms")
+    print(f"{'the same charger, its own Heartbeat round trip':<48}{heartbeat:>8.1f} ms"
+          f"   command/heartbeat {command / heartbeat:.1f}x")
 
 
 def section_1() -> None:
