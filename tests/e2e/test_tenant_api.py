@@ -3,10 +3,16 @@ roles and limits. Tokens come from `issue_token`, as `csms-admin token issue` ma
 
 from __future__ import annotations
 
+import base64
+import json
+import os
+import time
 import uuid
 from datetime import UTC, datetime
 
+import jwt
 import pytest
+from csms_local.admin import issue_token
 from ocpp.v16 import call
 from websockets.exceptions import InvalidStatus
 
@@ -38,8 +44,6 @@ def new_tenant(platform, gateway):
 
 
 def tenant_of(api: Api) -> str:
-    import jwt
-
     return jwt.decode(api.token, options={"verify_signature": False})["tenant_id"]
 
 
@@ -60,16 +64,48 @@ def test_a_request_without_a_token_is_401_with_a_bearer_challenge(gateway):
     assert reply.headers["WWW-Authenticate"].startswith("Bearer")
 
 
-def test_a_token_signed_with_another_secret_is_401(gateway, fleet):
-    import jwt
+def _claims(fleet, **changes) -> dict:
+    now = int(time.time())
+    return {"iss": "csms", "aud": "csms-tenant-api", "sub": "mallory", "role": "admin",
+            "tenant_id": fleet.tenant_id, "iat": now, "exp": now + 300} | changes
 
-    forged = jwt.encode(
-        {"iss": "csms", "aud": "csms-tenant-api", "sub": "x", "role": "admin",
-         "tenant_id": fleet.tenant_id, "iat": 0, "exp": 4102444800},
-        "not-the-secret-but-32-bytes-long-anyway", algorithm="HS256",
-    )
 
-    assert Api(gateway.http_url, forged).get("/v1/charge-points").status == 401
+def _part(data: dict) -> str:
+    return base64.urlsafe_b64encode(json.dumps(data).encode()).rstrip(b"=").decode()
+
+
+def _unsigned(fleet) -> str:
+    return f"{_part({'alg': 'none', 'typ': 'JWT'})}.{_part(_claims(fleet))}."
+
+
+def _tampered(fleet) -> str:
+    """A genuine viewer token whose claims are swapped for an admin's, signature kept."""
+    header, _, signature = issue_token(fleet.tenant_id, "viewer", 300, None).split(".")
+    return f"{header}.{_part(_claims(fleet))}.{signature}"
+
+
+def _signed(fleet, key: str | None = None, **changes) -> str:
+    return jwt.encode(_claims(fleet, **changes), key or os.environ["JWT_SECRET"],
+                      algorithm="HS256")
+
+
+ATTACKS = {
+    "alg none": _unsigned,
+    "another secret": lambda fleet: _signed(fleet, "not-the-secret-but-32-bytes-long-anyway"),
+    "expired": lambda fleet: _signed(fleet, exp=1),
+    "wrong audience": lambda fleet: _signed(fleet, aud="another-api"),
+    "wrong issuer": lambda fleet: _signed(fleet, iss="someone-else"),
+    "viewer token promoted to admin": _tampered,
+}
+
+
+@pytest.mark.parametrize("attack", ATTACKS.values(), ids=ATTACKS.keys())
+def test_a_forged_token_is_401_at_the_api(gateway, fleet, attack):
+    reply = Api(gateway.http_url, attack(fleet)).post(
+        "/v1/id-tags", {"id_tag": "FORGED"})
+
+    assert reply.status == 401
+    assert fleet.db["id_tags"].find_one({"_id": "FORGED"}) is None
 
 
 def test_the_platform_admin_creates_configures_and_suspends_a_tenant(platform, new_tenant):
