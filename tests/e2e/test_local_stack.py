@@ -70,8 +70,13 @@ def stack(tmp_path: Path):
     yield launch, started, {k: int(v) for k, v in ports.items()}
     for process in started:
         if process.poll() is None:
-            process.kill()
-            process.wait(10)
+            # Ctrl-C, so the stack stops the servers it started; kill only if it hangs.
+            process.send_signal(signal.SIGINT)
+            try:
+                process.wait(60)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait(10)
 
 
 def credentials(banner: str) -> tuple[str, str, str]:
