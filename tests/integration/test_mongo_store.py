@@ -8,6 +8,7 @@ from csms.domain.model import (
     AuthorizationStatus,
     ConnectionInfo,
     ConnectorStatus,
+    ConnectorStatusChanged,
     IdTag,
     MeterValue,
     RegisteredChargePoint,
@@ -100,15 +101,17 @@ def test_meter_values_stored_twice_are_stored_once(data):
     assert data.db["meter_values"].count_documents({"transaction_id": 7}) == 1
 
 
+def status_at(status: str, at: datetime) -> ConnectorStatusChanged:
+    return ConnectorStatusChanged("CP1", ConnectorStatus(1, status, "NoError", at))
+
+
 def test_a_newer_connector_status_wins_over_a_late_older_one(data):
     cps = data.charge_points
-    cps.record_connector_status("CP1", ConnectorStatus(1, "Charging", "NoError", T0))
-    cps.record_connector_status(
-        "CP1", ConnectorStatus(1, "Available", "NoError", T0 - timedelta(minutes=5)))
+    cps.sync([status_at("Charging", T0)])
+    cps.sync([status_at("Available", T0 - timedelta(minutes=5))])
     doc = data.db["charge_points"].find_one({"_id": "CP1"})
     assert doc["connectors"]["1"]["status"] == "Charging"
-    cps.record_connector_status(
-        "CP1", ConnectorStatus(1, "Finishing", "NoError", T0 + timedelta(minutes=5)))
+    cps.sync([status_at("Finishing", T0 + timedelta(minutes=5))])
     doc = data.db["charge_points"].find_one({"_id": "CP1"})
     assert doc["connectors"]["1"]["status"] == "Finishing"
 

@@ -131,21 +131,6 @@ class Directory(Protocol):
 class ChargePointState(Protocol):
     """Runtime state of a tenant's charge points."""
 
-    def record_boot(self, charge_point_id: str, boot: BootInfo, at: datetime) -> None: ...
-
-    def record_heartbeat(self, charge_point_id: str, at: datetime) -> None: ...
-
-    def record_connector_status(self, charge_point_id: str, status: ConnectorStatus) -> None: ...
-
-    def record_connection(
-        self, charge_point_id: str, status: ConnectionStatus, at: datetime
-    ) -> None: ...
-
-    def record_notification(
-        self, charge_point_id: str, kind: str, data: dict[str, Any], at: datetime
-    ) -> None:
-        """Diagnostics/firmware/log status and similar: latest state plus a history entry."""
-
     def set_current_transaction(
         self, charge_point_id: str, connector_id: int, transaction_id: int | None
     ) -> None: ...

@@ -11,11 +11,8 @@ from csms.domain.commands import Command, CommandStatus
 from csms.domain.model import (
     AuthorizationStatus,
     Booted,
-    BootInfo,
     ConnectionChanged,
     ConnectionInfo,
-    ConnectionStatus,
-    ConnectorStatus,
     ConnectorStatusChanged,
     Heartbeat,
     IdTag,
@@ -217,28 +214,6 @@ class MemoryChargePointState:
     def _cp(self, charge_point_id: str) -> dict[str, Any]:
         return self.state.setdefault(charge_point_id, {"connectors": {}})
 
-    def record_boot(self, charge_point_id: str, boot: BootInfo, at: datetime) -> None:
-        self._cp(charge_point_id).update(boot=boot, booted_at=at)
-
-    def record_heartbeat(self, charge_point_id: str, at: datetime) -> None:
-        self._cp(charge_point_id)["last_heartbeat"] = at
-
-    def record_connector_status(self, charge_point_id: str, status: ConnectorStatus) -> None:
-        connectors = self._cp(charge_point_id)["connectors"]
-        current = connectors.get(status.connector_id, {}).get("status")
-        if current is None or current.timestamp <= status.timestamp:
-            connectors.setdefault(status.connector_id, {})["status"] = status
-
-    def record_connection(
-        self, charge_point_id: str, status: ConnectionStatus, at: datetime
-    ) -> None:
-        self._cp(charge_point_id)["connection_status"] = status
-
-    def record_notification(
-        self, charge_point_id: str, kind: str, data: dict[str, Any], at: datetime
-    ) -> None:
-        self.notifications.append((charge_point_id, kind, data))
-
     def set_current_transaction(
         self, charge_point_id: str, connector_id: int, transaction_id: int | None
     ) -> None:
@@ -264,17 +239,21 @@ class MemoryChargePointState:
 
     def sync(self, changes: Sequence[StateChange]) -> None:
         for change in changes:
-            cp = change.charge_point_id
+            state = self._cp(change.charge_point_id)
             if isinstance(change, Heartbeat):
-                self.record_heartbeat(cp, change.at)
+                state["last_heartbeat"] = change.at
             elif isinstance(change, Booted):
-                self.record_boot(cp, change.boot, change.at)
+                state.update(boot=change.boot, booted_at=change.at)
             elif isinstance(change, ConnectorStatusChanged):
-                self.record_connector_status(cp, change.status)
+                status = change.status
+                connector = state["connectors"].setdefault(status.connector_id, {})
+                current = connector.get("status")
+                if current is None or current.timestamp <= status.timestamp:
+                    connector["status"] = status
             elif isinstance(change, ConnectionChanged):
-                self.record_connection(cp, change.status, change.at)
+                state["connection_status"] = change.status
             else:
-                self.record_notification(cp, change.kind, change.data, change.at)
+                self.notifications.append((change.charge_point_id, change.kind, change.data))
 
 
 class MemoryReservations:

@@ -6,7 +6,6 @@ TTL indexes, no transactions, no $lookup on the hot path.
 
 from __future__ import annotations
 
-import contextlib
 import re
 from collections.abc import Sequence
 from dataclasses import asdict
@@ -22,11 +21,9 @@ from csms.domain.commands import FINAL_STATUSES, Command, CommandStatus
 from csms.domain.model import (
     AuthorizationStatus,
     Booted,
-    BootInfo,
     ConnectionChanged,
     ConnectionInfo,
     ConnectionStatus,
-    ConnectorStatus,
     ConnectorStatusChanged,
     Heartbeat,
     IdTag,
@@ -173,43 +170,6 @@ class MongoChargePointState:
 
     def _set(self, charge_point_id: str, fields: Doc) -> None:
         self._c.update_one({"_id": charge_point_id}, {"$set": fields}, upsert=True)
-
-    def record_boot(self, charge_point_id: str, boot: BootInfo, at: datetime) -> None:
-        self._set(charge_point_id, {"boot": asdict(boot), "booted_at": at, "last_seen": at})
-
-    def record_heartbeat(self, charge_point_id: str, at: datetime) -> None:
-        self._set(charge_point_id, {"last_heartbeat": at, "last_seen": at})
-
-    def record_connector_status(self, charge_point_id: str, status: ConnectorStatus) -> None:
-        field = f"connectors.{status.connector_id}"
-        document = asdict(status)
-        del document["connector_id"]
-        # A late, older StatusNotification must not overwrite a newer one.
-        newer_or_absent = {
-            "_id": charge_point_id,
-            "$or": [
-                {f"{field}.timestamp": {"$exists": False}},
-                {f"{field}.timestamp": {"$lte": status.timestamp}},
-            ],
-        }
-        update = {"$set": {f"{field}.{key}": value for key, value in document.items()}}
-        # DuplicateKeyError: the document exists with a newer status, nothing to do.
-        with contextlib.suppress(DuplicateKeyError):
-            self._c.update_one(newer_or_absent, update, upsert=True)
-
-    def record_connection(
-        self, charge_point_id: str, status: ConnectionStatus, at: datetime
-    ) -> None:
-        moment = "connected_at" if status is ConnectionStatus.CONNECTED else "disconnected_at"
-        self._set(charge_point_id, {"connection_status": status.value, moment: at})
-
-    def record_notification(
-        self, charge_point_id: str, kind: str, data: dict[str, Any], at: datetime
-    ) -> None:
-        self._set(charge_point_id, {f"notifications.{kind}": {"data": data, "at": at}})
-        self._history.insert_one(
-            {"charge_point_id": charge_point_id, "kind": kind, "data": data, "timestamp": at}
-        )
 
     def set_current_transaction(
         self, charge_point_id: str, connector_id: int, transaction_id: int | None
