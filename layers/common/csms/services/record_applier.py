@@ -149,10 +149,16 @@ class StoreNow:
         self._publisher = publisher
 
     def send(self, envelopes: Sequence[dict[str, Any]]) -> None:
+        # Through the wire format, so what is stored here is exactly what the worker
+        # would store from the queue.
         batch = [decode(json.loads(encode(envelope))) for envelope in envelopes]
+        by_tenant: dict[str, list[Decoded]] = {}
         for decoded in batch:
-            tenant = self._applier.tenant(decoded.tenant_id)
-            self._applier.store(tenant, [decoded])
+            by_tenant.setdefault(decoded.tenant_id, []).append(decoded)
+        for tenant_id, decoded_envelopes in by_tenant.items():
+            tenant = self._applier.tenant(tenant_id)
+            self._applier.store(tenant, decoded_envelopes)
             if self._publisher is not None:
-                for topic, event in self._applier.events(tenant, decoded):
-                    self._publisher.publish(topic, event)
+                for decoded in decoded_envelopes:
+                    for topic, event in self._applier.events(tenant, decoded):
+                        self._publisher.publish(topic, event)
