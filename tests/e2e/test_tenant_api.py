@@ -271,6 +271,36 @@ async def test_a_session_is_visible_in_transactions_meter_values_statistics_and_
     assert len(sessions) == 1
 
 
+async def test_records_are_selected_by_time_range(gateway, fleet):
+    viewer = api_for(gateway, fleet.tenant_id, "viewer")
+    cp_id = fleet.add_charge_point("RANGE")
+    # Given two transactions an hour apart (charger clocks), with a reading each
+    early, late = "2026-03-01T10:00:00+00:00", "2026-03-01T11:00:00+00:00"
+    async with connected(gateway, cp_id) as (cp, _):
+        for moment, tag in ((early, "ACCEPTED"), (late, "ACCEPTED")):
+            started = await cp.call(call.StartTransaction(connector_id=1, id_tag=tag,
+                                                          meter_start=0, timestamp=moment))
+            await cp.call(call.MeterValues(connector_id=1, transaction_id=started.transaction_id,
+                                           meter_value=[{"timestamp": moment,
+                                                         "sampledValue": [{"value": "1"}]}]))
+            await cp.call(call.StopTransaction(meter_stop=10, timestamp=moment,
+                                               transaction_id=started.transaction_id))
+    between = {"since": "2026-03-01T10:30:00Z", "until": "2026-03-01T12:00:00Z"}
+
+    # When the lists are asked for the second half hour onwards only
+    transactions = viewer.get("/v1/transactions", charge_point_id=cp_id, **between).json
+    values = viewer.get("/v1/meter-values", charge_point_id=cp_id, **between).json
+    stats = viewer.get("/v1/transactions/statistics", charge_point_id=cp_id, **between).json
+    logged_now = viewer.get("/v1/messages", charge_point_id=cp_id,
+                            since=datetime.now(UTC).isoformat().replace("+00:00", "Z")).json
+
+    # Then only the late records are in them
+    assert [t["start_timestamp"] for t in transactions["items"]] == ["2026-03-01T11:00:00Z"]
+    assert [v["timestamp"] for v in values["items"]] == ["2026-03-01T11:00:00Z"]
+    assert stats["count"] == 1
+    assert logged_now["items"] == []  # everything was logged before "now"
+
+
 def test_lists_are_paginated(new_tenant):
     admin = new_tenant()
     for n in range(5):
