@@ -75,15 +75,23 @@ class StackConfig:
         }
 
 
-def apply_local_environment(config: StackConfig) -> None:
-    for key, value in config.handler_environment().items():
-        os.environ.setdefault(key, value)
+def apply_local_environment(config: StackConfig, override: bool = False) -> None:
+    """The handlers' settings, pointed at the local servers. `override`: the stack that
+    starts those servers owns these values; a variable inherited from the shell (say
+    AWS_ENDPOINT_URL of another emulator) must not redirect its handlers. Without it
+    (`csms-local invoke`), values already set win, so an invocation can be aimed
+    elsewhere."""
     secret_file = config.data_dir / "jwt-secret"
     if not secret_file.exists():
         secret_file.parent.mkdir(parents=True, exist_ok=True)
         secret_file.write_text(secrets.token_urlsafe(32))
         secret_file.chmod(0o600)
-    os.environ.setdefault("JWT_SECRET", secret_file.read_text().strip())
+    values = config.handler_environment() | {"JWT_SECRET": secret_file.read_text().strip()}
+    for key, value in values.items():
+        if override:
+            os.environ[key] = value
+        else:
+            os.environ.setdefault(key, value)
 
 
 def seed_demo(config: StackConfig) -> dict[str, Any]:
@@ -217,7 +225,7 @@ def run() -> int:
     logging.basicConfig(level=os.environ.get("LOG_LEVEL", "WARNING"))
     config = StackConfig.from_env()
     config.data_dir.mkdir(parents=True, exist_ok=True)
-    apply_local_environment(config)
+    apply_local_environment(config, override=True)
     print("Starting the CSMS local stack", flush=True)
     try:
         started = start_services(config)

@@ -50,9 +50,12 @@ def read_banner(process: subprocess.Popen[str]) -> str:
 def stack(tmp_path: Path):
     ports = {name: str(free_port()) for name in PORT_VARIABLES}
     env = dict(os.environ, LOCAL_DATA_DIR=str(tmp_path / ".local"), **ports)
-    for inherited in ("MONGODB_URI", "REDIS_URL", "WEBSOCKET_MANAGEMENT_ENDPOINT",
-                      "REDIS_KEY_PREFIX", "JWT_SECRET"):
-        env.pop(inherited, None)  # the stack must configure its handlers itself
+    # Variables a shell may hold for something else: the stack must use its own servers.
+    env.update(MONGODB_URI="mongodb://127.0.0.1:9", REDIS_URL="redis://127.0.0.1:9/0",
+               AWS_ENDPOINT_URL="http://127.0.0.1:9", MQTT_URL="mqtt://127.0.0.1:9",
+               WEBSOCKET_MANAGEMENT_ENDPOINT="http://127.0.0.1:9")
+    for inherited in ("REDIS_KEY_PREFIX", "JWT_SECRET"):
+        env.pop(inherited, None)
     command = [str(Path(sys.executable).parent / "csms-local"), "run"]
 
     def start() -> tuple[subprocess.Popen[str], str]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 import uuid
@@ -27,8 +28,13 @@ def local_stack_env(tmp_path, monkeypatch, redis_url, mongodb_uri, key_prefix):
     monkeypatch.setenv("WEBSOCKET_MANAGEMENT_ENDPOINT", "http://127.0.0.1:9")
     monkeypatch.setenv("JWT_SECRET", "test-secret-" + uuid.uuid4().hex)
     monkeypatch.setenv("MQTT_URL", "")  # no broker here: records are stored inline
+    saved = dict(os.environ)
     bootstrap.reset()
     yield tmp_path
+    # invoke() sets the rest of the local stack's variables (as the CLI process would);
+    # none of them may leak into the tests that run after this one.
+    os.environ.clear()
+    os.environ.update(saved)
     bootstrap.reset()
 
 
