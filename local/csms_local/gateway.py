@@ -8,15 +8,22 @@ route responses (the $default result body is sent back), subprotocol selection f
 $connect response, 32 KB frames and 128 KB messages (else close 1009), the idle timeout
 and the maximum connection duration. The @connections management API is served over HTTP
 (see management.py) so boto3's `apigatewaymanagementapi` client reaches real sockets.
+
+Given an SSL context, the gateway also listens on `tls_port` for wss:// (OCPP security
+profile 2: TLS, with the same HTTP Basic auth as over ws://). Both listeners share one
+set of connections, so the @connections API reaches a charge point whichever way it
+came in; each event's `domainName` names the listener the connection used.
 """
 
 from __future__ import annotations
 
 import asyncio
 import base64
+import functools
 import logging
 import re
 import secrets
+import ssl as ssl_module
 import time
 import uuid
 from dataclasses import dataclass, field
@@ -67,6 +74,7 @@ class LiveConnection:
     source_ip: str
     user_agent: str
     connected_at: datetime
+    domain_name: str
     last_active: float = field(default_factory=time.monotonic)
     last_active_at: datetime = field(default_factory=lambda: datetime.now(UTC))
     subprotocol: str | None = None
@@ -83,39 +91,58 @@ class WebSocketGateway:
         port: int = 9000,
         stage: str = "local",
         limits: GatewayLimits | None = None,
-        ssl: Any = None,
+        ssl: ssl_module.SSLContext | None = None,
+        tls_port: int | None = None,
     ) -> None:
+        """`port` serves ws://; with `ssl`, `tls_port` (0: any free port) serves wss://."""
+        if (ssl is None) != (tls_port is None):
+            raise ValueError("wss:// needs both an SSL context and tls_port")
         self._handlers = {"$connect": connect, "$default": default, "$disconnect": disconnect}
         self.host = host
         self.port = port
+        self.tls_port = tls_port
         self.stage = stage
         self.limits = limits or GatewayLimits()
         self._ssl = ssl
         self.connections: dict[str, LiveConnection] = {}
         self._pending: dict[int, LiveConnection] = {}
-        self._server: Server | None = None
+        self._servers: list[Server] = []
         self.loop: asyncio.AbstractEventLoop | None = None
 
     async def start(self) -> None:
         self.loop = asyncio.get_running_loop()
-        self._server = await serve(
+        try:
+            self.port = await self._listen(self.port, None)
+            if self._ssl is not None and self.tls_port is not None:
+                self.tls_port = await self._listen(self.tls_port, self._ssl)
+        except BaseException:
+            await self.stop()
+            raise
+
+    async def _listen(self, port: int, ssl: ssl_module.SSLContext | None) -> int:
+        """One listener; returns its port (the kernel's choice when asked for 0)."""
+        server = await serve(
             self._serve_connection,
             self.host,
-            self.port,
-            process_request=self._process_request,
+            port,
+            process_request=functools.partial(self._process_request, ssl is not None),
             process_response=self._process_response,
             select_subprotocol=self._select_subprotocol,
             max_size=self.limits.message_bytes,
             ping_interval=None,  # API Gateway sends no pings; chargers send their own
-            ssl=self._ssl,
+            ssl=ssl,
         )
-        if self.port == 0:
-            self.port = next(iter(self._server.sockets)).getsockname()[1]
+        self._servers.append(server)
+        if port == 0:
+            port = int(next(iter(server.sockets)).getsockname()[1])
+        return port
 
     async def stop(self) -> None:
-        if self._server is not None:
-            self._server.close()
-            await self._server.wait_closed()
+        servers, self._servers = self._servers, []
+        for server in servers:
+            server.close()
+        for server in servers:
+            await server.wait_closed()
 
     async def _invoke(self, route: str, event: dict[str, Any]) -> dict[str, Any]:
         function = {
@@ -147,14 +174,14 @@ class WebSocketGateway:
             "requestTimeEpoch": int(now.timestamp() * 1000),
             "identity": {"sourceIp": live.source_ip, "userAgent": live.user_agent},
             "requestId": uuid.uuid4().hex,
-            "domainName": f"{self.host}:{self.port}",
+            "domainName": live.domain_name,
             "connectionId": live.connection_id,
             "apiId": API_ID,
             **extra,
         }
 
     async def _process_request(
-        self, websocket: ServerConnection, request: Request
+        self, secure: bool, websocket: ServerConnection, request: Request
     ) -> Response | None:
         # Enforce the per-frame limit on this connection's parser.
         websocket.protocol.__class__ = _FrameLimitedProtocol
@@ -170,6 +197,7 @@ class WebSocketGateway:
             source_ip=peer[0] if peer else "127.0.0.1",
             user_agent=request.headers.get("User-Agent", ""),
             connected_at=datetime.now(UTC),
+            domain_name=f"{self.host}:{self.tls_port if secure else self.port}",
         )
         headers = dict(request.headers.raw_items())
         multi: dict[str, list[str]] = {}
@@ -247,7 +275,7 @@ class WebSocketGateway:
     async def _on_close(self, live: LiveConnection) -> None:
         code, reason = live.closed_by_gateway or _close_of(live.websocket)
         event = {
-            "headers": {"Host": f"{self.host}:{self.port}"},
+            "headers": {"Host": live.domain_name},
             "requestContext": self._request_context(
                 "$disconnect",
                 "DISCONNECT",
