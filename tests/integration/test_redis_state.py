@@ -1,7 +1,7 @@
 """Redis adapters against a real redis-server."""
 
 import time
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from csms.adapters.redis_state import (
@@ -9,6 +9,7 @@ from csms.adapters.redis_state import (
     RedisPendingCalls,
     RedisReplayCache,
 )
+from csms.domain.commands import Taken
 from csms.domain.model import ConnectionInfo
 
 NOW = datetime(2026, 11, 22, tzinfo=UTC)
@@ -84,21 +85,108 @@ def test_a_pending_call_is_taken_once(pending):
     assert not pending.has("CP1", "m1")
 
 
-def test_the_command_queue_hands_out_one_call_at_a_time_in_order(redis_client, key_prefix):
+@pytest.fixture
+def queue(redis_client, key_prefix):
     from csms.adapters.redis_state import RedisCommandQueue
 
-    queue = RedisCommandQueue(redis_client, key_prefix, pending_ttl_seconds=30,
-                              queue_ttl_seconds=60)
-    pending = RedisPendingCalls(redis_client, key_prefix)
+    return RedisCommandQueue(redis_client, key_prefix, pending_ttl_seconds=30,
+                             queue_ttl_seconds=60)
+
+
+ANSWER_BY = NOW + timedelta(seconds=30)
+
+
+def test_the_command_queue_hands_out_one_call_at_a_time_in_order(queue, pending, redis_client,
+                                                                  key_prefix):
     queue.push("CP1", "c1", '[2,"c1","Reset",{"type":"Soft"}]')
     queue.push("CP1", "c2", '[2,"c2","ClearCache",{}]')
 
-    assert queue.take_next("CP1") == ("c1", '[2,"c1","Reset",{"type":"Soft"}]')
-    assert queue.take_next("CP1") is None  # c1 is outstanding
+    assert queue.take_next("CP1", "conn-1", NOW, ANSWER_BY) == Taken(
+        "c1", '[2,"c1","Reset",{"type":"Soft"}]'
+    )
+    assert queue.take_next("CP1", "conn-1", NOW, ANSWER_BY) is None  # c1 is outstanding
     assert pending.take("CP1", "c1") is not None  # the charger answered
-    assert queue.take_next("CP1") == ("c2", '[2,"c2","ClearCache",{}]')
+    assert queue.take_next("CP1", "conn-1", NOW, ANSWER_BY) == Taken(
+        "c2", '[2,"c2","ClearCache",{}]'
+    )
     assert queue.queued("CP1") == 0
-    assert 0 < redis_client.ttl(f"{key_prefix}:pending:CP1") <= 30
+    assert 0 < redis_client.ttl(f"{key_prefix}:pending:CP1") <= 30 + 300
+
+
+def test_a_pending_call_past_its_deadline_is_taken_over_atomically(queue, pending):
+    queue.push("CP1", "c1", "[2]")
+    queue.push("CP1", "c2", "[2]")
+    queue.take_next("CP1", "conn-1", NOW, ANSWER_BY)
+
+    later = ANSWER_BY + timedelta(seconds=1)
+    assert queue.take_next("CP1", "conn-1", later, later + timedelta(seconds=30)) == Taken(
+        "c2", "[2]", overdue_command_id="c1"
+    )
+    assert not pending.has("CP1", "c1") and pending.has("CP1", "c2")
+
+
+def test_a_take_over_with_an_empty_queue_still_names_the_overdue_call(queue, pending):
+    queue.push("CP1", "c1", "[2]")
+    queue.take_next("CP1", "conn-1", NOW, ANSWER_BY)
+
+    assert queue.take_next("CP1", "conn-1", ANSWER_BY, ANSWER_BY) == Taken(None, "", "c1")
+    assert not pending.has("CP1", "c1")
+
+
+def test_of_many_racing_take_overs_exactly_one_gets_the_overdue_call(queue, redis_client,
+                                                                     key_prefix):
+    from concurrent.futures import ThreadPoolExecutor
+
+    from csms.adapters.redis_state import RedisCommandQueue
+
+    for n in range(9):
+        queue.push("CP1", f"c{n}", "[2]")
+    queue.take_next("CP1", "conn-1", NOW, ANSWER_BY)
+    later = ANSWER_BY + timedelta(seconds=1)
+
+    def take(_: int):
+        other = RedisCommandQueue(redis_client, key_prefix, 30, 60)
+        return other.take_next("CP1", "conn-1", later, later + timedelta(seconds=30))
+
+    with ThreadPoolExecutor(8) as pool:
+        results = [r for r in pool.map(take, range(8)) if r is not None]
+
+    assert [r.overdue_command_id for r in results] == ["c0"]
+    assert [r.command_id for r in results] == ["c1"]
+
+
+def test_releasing_a_connection_removes_only_the_call_sent_on_it(queue, pending):
+    queue.push("CP1", "c1", "[2]")
+    queue.take_next("CP1", "conn-1", NOW, ANSWER_BY)
+
+    assert pending.release_connection("CP1", "conn-0") is None
+    assert pending.release_connection("CP1", "conn-1") == "c1"
+    assert pending.release_connection("CP1", "conn-1") is None  # one owner only
+    assert not pending.has("CP1", "c1")
+
+
+def test_an_answer_after_a_release_finds_nothing(queue, pending):
+    queue.push("CP1", "c1", "[2]")
+    queue.take_next("CP1", "conn-1", NOW, ANSWER_BY)
+    pending.release_connection("CP1", "conn-1")
+
+    assert pending.take("CP1", "c1") is None
+
+
+def test_the_sweep_expires_a_call_only_past_its_deadline(queue, pending):
+    queue.push("CP1", "c1", "[2]")
+    queue.take_next("CP1", "conn-1", NOW, ANSWER_BY)
+
+    assert pending.expire("CP1", "c1", NOW) is False
+    assert pending.expire("CP1", "c1", ANSWER_BY) is True
+    assert pending.expire("CP1", "c1", ANSWER_BY) is False  # already gone
+    assert queue.take_next("CP1", "conn-1", ANSWER_BY, ANSWER_BY) == Taken(None, "", None)
+
+
+def test_message_ids_with_lone_surrogates_round_trip(pending):
+    pending.add("CP1", "id-\ud800", "req")
+
+    assert pending.take("CP1", "id-\ud800") == "req"
 
 
 def test_the_rate_limiter_counts_per_tenant_and_minute(redis_client, key_prefix):

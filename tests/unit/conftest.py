@@ -103,12 +103,14 @@ def world() -> World:
         queue_timeout=timedelta(seconds=600),
         records=records,
         new_id=lambda: next(ids),
+        sleep=clock.advance,  # waiting moves the hand-driven clock, never the test
     )
     messages = MessageService(
         registry, replay, pending, routers, v16.VERSION, clock, commands, queue, records
     )
     connect = ConnectService(
-        directory, registry, store, lambda endpoint: gateway, ("ocpp1.6",), clock, records
+        directory, registry, store, lambda endpoint: gateway, ("ocpp1.6",), clock, records,
+        commands,
     )
     registry.register(ConnectionInfo(CONNECTION, CP, TENANT, "ocpp1.6", NOW))
     return World(

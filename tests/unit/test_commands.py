@@ -100,16 +100,25 @@ def test_a_disconnected_charger_is_refused_unless_the_caller_asks_to_queue(world
     assert world.gateway.sent == []
 
 
-def test_commands_queued_for_an_offline_charger_go_out_after_its_boot(world: World):
+def test_commands_queued_for_an_offline_charger_follow_the_reply_to_its_boot(world: World):
     world.registry.current.clear()
     queued = submit(world, queue_if_offline=True)
     world.registry.current[CP] = CONNECTION
 
-    world.call("BootNotification", {"chargePointVendor": "V", "chargePointModel": "M"})
-    assert world.gateway.sent == []  # not before the charger knows it is accepted
-    world.call("Heartbeat", {}, unique_id="m2")
+    reply = world.call("BootNotification", {"chargePointVendor": "V", "chargePointModel": "M"})
 
+    assert reply is None  # posted through @connections instead of the route response
+    (boot_reply, command) = sent_frames(world)
+    assert boot_reply[0] == 3 and boot_reply[2]["status"] == "Accepted"
+    assert command == [2, queued.command_id, "Reset", RESET]
     assert world.commands.get(TENANT, queued.command_id).status is CommandStatus.SENT
+
+
+def test_a_boot_with_nothing_queued_is_answered_as_the_route_response(world: World):
+    reply = world.call("BootNotification", {"chargePointVendor": "V", "chargePointModel": "M"})
+
+    assert reply[0] == 3 and reply[2]["status"] == "Accepted"
+    assert world.gateway.sent == []
 
 
 def test_an_unanswered_command_times_out_and_releases_the_next(world: World):
@@ -117,11 +126,10 @@ def test_an_unanswered_command_times_out_and_releases_the_next(world: World):
     second = submit(world, "ClearCache", {})
 
     world.clock.advance(31)
-    world.pending.clear(CP)  # Redis expires the pending hash with the call's TTL
-    assert world.commands.get(TENANT, first.command_id).status is CommandStatus.TIMED_OUT
-    world.call("Heartbeat", {})
 
+    assert world.commands.get(TENANT, first.command_id).status is CommandStatus.TIMED_OUT
     assert world.commands.get(TENANT, second.command_id).status is CommandStatus.SENT
+    assert sent_frames(world)[-1] == [2, second.command_id, "ClearCache", {}]
 
 
 def test_a_late_answer_does_not_revive_a_timed_out_command(world: World):

@@ -37,6 +37,7 @@ if TYPE_CHECKING:  # adapters import their drivers; load them only when wired
     )
     from csms.adapters.sqs import SqsDeadLetters
     from csms.ports import TenantStore
+    from csms.services.command_sweep import CommandSweeper
     from csms.services.fleet import FleetService
 
 SUPPORTED_SUBPROTOCOLS = (v16.SUBPROTOCOL,)
@@ -254,8 +255,12 @@ def records() -> BufferedRecords:
     return BufferedRecords(queue)
 
 
+def charging_service(store: TenantStore | None = None) -> ChargingService:
+    return ChargingService(store or tenant_store(), records(), directory())
+
+
 def routers(store: TenantStore, clock: Callable[[], datetime] = utc_now) -> dict[str, Router]:
-    charging = ChargingService(store, records())
+    charging = charging_service(store)
     central_system = CentralSystem16(charging, settings().heartbeat_interval_seconds, clock)
     return {v16.SUBPROTOCOL: Router(v16.VERSION, _v16_schemas(), central_system.handlers())}
 
@@ -286,6 +291,16 @@ def connect_service() -> ConnectService:
         supported_subprotocols=SUPPORTED_SUBPROTOCOLS,
         clock=utc_now,
         records=records(),
+        commands=command_service(),
+    )
+
+
+@cache
+def command_sweeper() -> CommandSweeper:
+    from csms.services.command_sweep import CommandSweeper
+
+    return CommandSweeper(
+        directory=directory(), store=tenant_store(), commands=command_service(), clock=utc_now
     )
 
 
@@ -295,5 +310,5 @@ def reset() -> None:
                     pending_calls, replay_cache, message_service, connect_service,
                     command_queue, rate_limiter, _v16_schemas, command_service,
                     _gateway_from_settings, token_verifier, fleet_service, event_publisher,
-                    record_applier, records, dead_letters):
+                    record_applier, records, dead_letters, command_sweeper):
         factory.cache_clear()

@@ -4,6 +4,7 @@ Keys (all under a configurable prefix):
   {prefix}:conn:{connectionId}        hash  cp, tenant, subprotocol, connected_at
   {prefix}:cp:{chargePointId}         str   current connectionId
   {prefix}:pending:{chargePointId}    hash  message id -> serialized Call (TTL on the hash)
+  {prefix}:inflight:{chargePointId}   hash  id, conn, deadline: who owns the pending Call
   {prefix}:replay:{chargePointId}:{messageId}  str  reply frame sent for that Call
   {prefix}:cmdq:{chargePointId}       list  queued commands, "<commandId> <frame>", oldest first
   {prefix}:cmddone:{commandId}        list  a token pushed when the command is final
@@ -17,6 +18,7 @@ from datetime import datetime
 
 import redis
 
+from csms.domain.commands import Taken
 from csms.domain.model import ConnectionInfo
 
 # Delete the charge point's pointer only if it still names this connection, atomically:
@@ -34,26 +36,88 @@ return owned
 
 # Move the oldest queued command into the pending hash, but only when nothing is pending:
 # OCPP-J allows one outstanding Call per charger, and several Lambdas may try at once.
+# A pending Call past its deadline is taken over in the same step (its id is returned
+# so the caller can time it out): a charger that never answers cannot block its queue.
+# Returns false (busy), or {overdue id or '', '<commandId> <frame>' or ''}.
 _TAKE_NEXT = """
+local overdue = ''
 if redis.call('EXISTS', KEYS[1]) == 1 then
-  return false
+  local deadline = tonumber(redis.call('HGET', KEYS[2], 'deadline'))
+  if deadline == nil or deadline > tonumber(ARGV[1]) then
+    return false
+  end
+  overdue = redis.call('HGET', KEYS[2], 'id') or ''
+  redis.call('DEL', KEYS[1], KEYS[2])
 end
-local item = redis.call('LPOP', KEYS[2])
+local item = redis.call('LPOP', KEYS[3])
 if not item then
-  return false
+  return {overdue, ''}
 end
 local space = string.find(item, ' ', 1, true)
 local command_id = string.sub(item, 1, space - 1)
 redis.call('HSET', KEYS[1], command_id, string.sub(item, space + 1))
-redis.call('EXPIRE', KEYS[1], ARGV[1])
-return item
+redis.call('HSET', KEYS[2], 'id', command_id, 'conn', ARGV[2], 'deadline', ARGV[3])
+redis.call('EXPIRE', KEYS[1], ARGV[4])
+redis.call('EXPIRE', KEYS[2], ARGV[4])
+return {overdue, item}
 """
+
+# The charger answered: remove its pending Call and, if it was the outstanding command,
+# the owner record. Whoever removes the entry owns the outcome.
+_TAKE = """
+local request = redis.call('HGET', KEYS[1], ARGV[1])
+if not request then
+  return false
+end
+redis.call('HDEL', KEYS[1], ARGV[1])
+if redis.call('HGET', KEYS[2], 'id') == ARGV[1] then
+  redis.call('DEL', KEYS[2])
+end
+return request
+"""
+
+# A connection closed or was replaced: the Call outstanding on it can no longer be
+# answered. Removes it only when it was sent on that connection; returns its id.
+_RELEASE_CONNECTION = """
+if redis.call('HGET', KEYS[2], 'conn') ~= ARGV[1] then
+  return false
+end
+local command_id = redis.call('HGET', KEYS[2], 'id')
+redis.call('HDEL', KEYS[1], command_id)
+redis.call('DEL', KEYS[2])
+return command_id
+"""
+
+# The sweep: remove a pending Call whose deadline has passed (or whose owner record is
+# gone), only if it is still the one named; 1 when this call removed it.
+_EXPIRE = """
+if redis.call('HEXISTS', KEYS[1], ARGV[1]) == 0 then
+  return 0
+end
+local owner = redis.call('HGET', KEYS[2], 'id')
+if owner == ARGV[1] then
+  local deadline = tonumber(redis.call('HGET', KEYS[2], 'deadline'))
+  if deadline ~= nil and deadline > tonumber(ARGV[2]) then
+    return 0
+  end
+  redis.call('DEL', KEYS[2])
+end
+redis.call('HDEL', KEYS[1], ARGV[1])
+return 1
+"""
+
+# Keys of a pending Call live this much longer than its deadline: long enough for the
+# sweep to see them, short enough that nothing is left behind if the sweep never runs.
+_PENDING_KEY_GRACE_SECONDS = 300
 
 
 def connect(url: str) -> redis.Redis:
     return redis.Redis.from_url(
         url,
         decode_responses=True,
+        # Message ids are charger input and may hold lone surrogates; keys and values
+        # round-trip them instead of failing the charger's message.
+        encoding_errors="surrogatepass",
         socket_connect_timeout=2,
         socket_timeout=2,
         health_check_interval=30,
@@ -130,44 +194,57 @@ class RedisConnectionRegistry:
 
 
 class RedisPendingCalls:
-    """Same layout and semantics as the team's earlier Go store: one hash per charge
-    point, message id -> serialized request, the TTL renewed on every add."""
+    """Same layout as the team's earlier Go store: one hash per charge point, message
+    id -> serialized request. Beside it, `inflight` names the outstanding command's
+    connection and deadline, so a closed connection or a silent charger releases it."""
 
     def __init__(self, client: redis.Redis, prefix: str, ttl_seconds: int = 30) -> None:
         self._r = client
         self._prefix = prefix
         self._ttl = ttl_seconds
+        self._take = client.register_script(_TAKE)
+        self._release = client.register_script(_RELEASE_CONNECTION)
+        self._expire = client.register_script(_EXPIRE)
 
-    def _key(self, charge_point_id: str) -> str:
-        return f"{self._prefix}:pending:{charge_point_id}"
+    def _keys(self, charge_point_id: str) -> list[str]:
+        return [
+            f"{self._prefix}:pending:{charge_point_id}",
+            f"{self._prefix}:inflight:{charge_point_id}",
+        ]
 
     def add(self, charge_point_id: str, message_id: str, request: str) -> None:
-        key = self._key(charge_point_id)
+        key = self._keys(charge_point_id)[0]
         pipe = self._r.pipeline(transaction=True)
         pipe.hset(key, message_id, request)
         pipe.expire(key, self._ttl)
         pipe.execute()
 
     def get(self, charge_point_id: str, message_id: str) -> str | None:
-        value: str | None = self._r.hget(self._key(charge_point_id), message_id)  # type: ignore[assignment]
+        value: str | None = self._r.hget(self._keys(charge_point_id)[0], message_id)  # type: ignore[assignment]
         return value
 
     def has(self, charge_point_id: str, message_id: str) -> bool:
-        return bool(self._r.hexists(self._key(charge_point_id), message_id))
+        return bool(self._r.hexists(self._keys(charge_point_id)[0], message_id))
 
     def delete(self, charge_point_id: str, message_id: str) -> bool:
-        return bool(self._r.hdel(self._key(charge_point_id), message_id))
+        return self._take(keys=self._keys(charge_point_id), args=[message_id]) is not None
 
     def take(self, charge_point_id: str, message_id: str) -> str | None:
-        key = self._key(charge_point_id)
-        pipe = self._r.pipeline(transaction=True)  # MULTI/EXEC: one round trip, atomic
-        pipe.hget(key, message_id)
-        pipe.hdel(key, message_id)
-        value, deleted = pipe.execute()
-        return value if deleted else None
+        value = self._take(keys=self._keys(charge_point_id), args=[message_id])
+        return None if value is None else str(value)
+
+    def release_connection(self, charge_point_id: str, connection_id: str) -> str | None:
+        value = self._release(keys=self._keys(charge_point_id), args=[connection_id])
+        return None if value is None else str(value)
+
+    def expire(self, charge_point_id: str, message_id: str, now: datetime) -> bool:
+        removed = self._expire(
+            keys=self._keys(charge_point_id), args=[message_id, now.timestamp()]
+        )
+        return bool(removed)
 
     def clear(self, charge_point_id: str) -> None:
-        self._r.delete(self._key(charge_point_id))
+        self._r.delete(*self._keys(charge_point_id))
 
 
 class RedisReplayCache:
@@ -216,15 +293,27 @@ class RedisCommandQueue:
         pipe.expire(key, self._queue_ttl)
         pipe.execute()
 
-    def take_next(self, charge_point_id: str) -> tuple[str, str] | None:
-        item = self._take_next(
-            keys=[f"{self._prefix}:pending:{charge_point_id}", self._queue_key(charge_point_id)],
-            args=[self._pending_ttl],
+    def take_next(
+        self, charge_point_id: str, connection_id: str, now: datetime, answer_by: datetime
+    ) -> Taken | None:
+        result = self._take_next(
+            keys=[
+                f"{self._prefix}:pending:{charge_point_id}",
+                f"{self._prefix}:inflight:{charge_point_id}",
+                self._queue_key(charge_point_id),
+            ],
+            args=[
+                now.timestamp(),
+                connection_id,
+                answer_by.timestamp(),
+                self._pending_ttl + _PENDING_KEY_GRACE_SECONDS,
+            ],
         )
-        if not item:
+        if not result:
             return None
-        command_id, _, frame = str(item).partition(" ")
-        return command_id, frame
+        overdue, item = (str(part) for part in result)
+        command_id, _, frame = item.partition(" ")
+        return Taken(command_id or None, frame, overdue or None)
 
     def queued(self, charge_point_id: str) -> int:
         return int(self._r.llen(self._queue_key(charge_point_id)))

@@ -49,6 +49,22 @@ class Command:
         return not self.final and now >= self.expires_at
 
 
+@dataclass(frozen=True, slots=True)
+class Taken:
+    """What taking a charger's next command gave: the command now outstanding, if any,
+    and the one it took over from because that one's answer was overdue, if any."""
+
+    command_id: str | None
+    frame: str
+    overdue_command_id: str | None = None
+
+
+# Why commands end without an answer; the API shows these reasons.
+CONNECTION_CLOSED = "connection closed before the charger answered"
+NO_ANSWER_IN_TIME = "the charge point did not answer in time"
+NOT_ONLINE_IN_TIME = "the charge point did not come online in time to receive it"
+
+
 def outcome_of_result(response: dict[str, Any]) -> CommandStatus:
     """How a charger's CallResult ends a command: completed, or rejected by its status."""
     status = response.get("status")

@@ -12,12 +12,14 @@ from __future__ import annotations
 
 import json
 from collections import defaultdict
+from datetime import datetime
 from typing import Any
 
 from aws_lambda_powertools.utilities.batch import SqsFifoPartialProcessor
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
 from csms import bootstrap
+from csms.domain.model import ConnectionChanged, ConnectionStatus
 from csms.observability import logger
 from csms.services.record_applier import Decoded, PoisonRecord, decode
 
@@ -112,8 +114,35 @@ def on_batch(event: dict[str, Any]) -> dict[str, Any]:
             logger.exception("publishing events failed", extra={"message_id": record.message_id})
             batch.fail(record, f"publish: {type(exc).__name__}: {exc}")
 
+    _deliver_queued_commands([decoded for record, decoded in batch.pending()])
     failures = [
         {"itemIdentifier": r.message_id} for r in batch.order if r.message_id in batch.failed
     ]
     logger.info("batch done", extra={"records": len(batch.order), "failed": len(failures)})
     return {"batchItemFailures": failures}
+
+
+def _deliver_queued_commands(done: list[Decoded]) -> None:
+    """A charger that connected gets the commands queued for it now, without waiting
+    for it to send a Call (a BootNotification's reply goes first: see MessageService).
+    Runs here, not in $connect: API Gateway cannot post to a connection before the
+    $connect integration has returned."""
+    connected: dict[tuple[str, str], datetime] = {}
+    for decoded in done:
+        for change in decoded.changes:
+            if not isinstance(change, ConnectionChanged):
+                continue
+            if change.status is ConnectionStatus.CONNECTED:
+                connected[(decoded.tenant_id, decoded.charge_point_id)] = change.at
+    if not connected:
+        return
+    commands = bootstrap.command_service()
+    for (tenant_id, charge_point_id), at in connected.items():
+        try:
+            commands.deliver_after_connect(tenant_id, charge_point_id, at)
+        except Exception:
+            # Stored and published already; the sweep or the charger's next Call sends them.
+            logger.exception(
+                "could not send queued commands",
+                extra={"tenant_id": tenant_id, "charge_point_id": charge_point_id},
+            )

@@ -4,12 +4,16 @@ charger, completed by whichever $default invocation receives the charger's answe
 from __future__ import annotations
 
 import logging
+import time
 import uuid
 from collections.abc import Callable, Collection
 from datetime import datetime, timedelta
 from typing import Any
 
 from csms.domain.commands import (
+    CONNECTION_CLOSED,
+    NO_ANSWER_IN_TIME,
+    NOT_ONLINE_IN_TIME,
     Command,
     CommandStatus,
     NotConnected,
@@ -35,6 +39,14 @@ logger = logging.getLogger(__name__)
 # API Gateway ends HTTP requests after 29 s; a waiting caller must be answered before.
 MAX_WAIT_SECONDS = 25.0
 _WAIT_SLICE_SECONDS = 1.0
+# How long after $connect a 410 from @connections still means "handshake not finished".
+_HANDSHAKE_GRACE = timedelta(seconds=5)
+_HANDSHAKE_RETRY_SECONDS = 0.1
+# A charger that has just rebooted sends BootNotification within this long of connecting.
+_CONNECT_SETTLE = timedelta(seconds=0.5)
+# A sent command whose pending entry is gone this long after its deadline has no one
+# left to end it (Redis lost the entry): the sweep ends it all the same.
+_LOST_ENTRY_GRACE = timedelta(seconds=10)
 
 
 class CommandService:
@@ -52,7 +64,9 @@ class CommandService:
         queue_timeout: timedelta,
         records: RuntimeRecords,
         new_id: Callable[[], str] = lambda: str(uuid.uuid4()),
+        sleep: Callable[[float], None] = time.sleep,
     ) -> None:
+        self._sleep = sleep
         self._records = records
         self._registry = registry
         self._queue = queue
@@ -104,20 +118,100 @@ class CommandService:
 
     def dispatch_next(self, tenant_id: str, charge_point_id: str) -> None:
         """Send the charger's next queued command if none is outstanding. Safe to call
-        from any process at any time: the queue hands each command out once."""
+        from any process at any time: the queue hands each command out once. A pending
+        command past its answer deadline is taken over and ends `timed_out`."""
         while True:
             connection_id = self._registry.connection_of(charge_point_id)
             if connection_id is None:
                 return  # stays queued until the charger is back
-            taken = self._queue.take_next(charge_point_id)
+            now = self._clock()
+            answer_by = now + self._answer_timeout
+            taken = self._queue.take_next(charge_point_id, connection_id, now, answer_by)
             if taken is None:
                 return
-            command_id, frame = taken
-            if self._send(tenant_id, charge_point_id, connection_id, command_id, frame):
+            if taken.overdue_command_id is not None:
+                self._finish(
+                    tenant_id,
+                    taken.overdue_command_id,
+                    CommandStatus.TIMED_OUT,
+                    error={"reason": NO_ANSWER_IN_TIME},
+                )
+            if taken.command_id is None:
+                return
+            sent = self._send(
+                tenant_id, charge_point_id, connection_id, taken.command_id, taken.frame, answer_by
+            )
+            if sent:
                 return
 
+    def deliver_after_connect(
+        self, tenant_id: str, charge_point_id: str, connected_at: datetime
+    ) -> None:
+        """A charger (re)connected: send what was queued for it, without waiting for it
+        to send a Call. A charger that has just rebooted sends BootNotification at once,
+        and its reply must come first (see reply_then_dispatch), so a fresh connection
+        gets a moment before anything is sent."""
+        if not self._queue.queued(charge_point_id):
+            return
+        settle = (connected_at + _CONNECT_SETTLE - self._clock()).total_seconds()
+        if settle > 0:
+            self._sleep(min(settle, _CONNECT_SETTLE.total_seconds()))
+        self.dispatch_next(tenant_id, charge_point_id)
+
+    def reply_then_dispatch(
+        self, tenant_id: str, charge_point_id: str, connection_id: str, reply: str
+    ) -> bool:
+        """Send `reply` (a BootNotification's CallResult) on the connection, then the
+        queued commands, in that order. False when the reply could not be sent this
+        way: the caller returns it as the route response instead."""
+        if not self._queue.queued(charge_point_id):
+            return False
+        try:
+            if not self._gateway().post(connection_id, reply):
+                return False
+        except Exception:
+            logger.warning("could not post the reply before the queued commands", exc_info=True)
+            return False
+        try:
+            self.dispatch_next(tenant_id, charge_point_id)
+        except Exception:
+            # The reply went out; the commands wait for the next chance.
+            logger.exception("could not send queued commands after the reply")
+        return True
+
+    def release_connection(self, tenant_id: str, charge_point_id: str, connection_id: str) -> None:
+        """The connection closed or was replaced: the command in flight on it can no
+        longer be answered, so it ends `failed` now rather than at its deadline."""
+        command_id = self._pending.release_connection(charge_point_id, connection_id)
+        if command_id is not None:
+            self._finish(
+                tenant_id, command_id, CommandStatus.FAILED, error={"reason": CONNECTION_CLOSED}
+            )
+
+    def expire(self, tenant_id: str, command: Command) -> bool:
+        """End a command past its deadline as `timed_out`; True when this call ended it.
+        A sent one ends only if its pending entry is removed here (an answer arriving
+        at this moment owns it otherwise), or if that entry is long gone from Redis."""
+        now = self._clock()
+        if not command.expired(now):
+            return False
+        if command.status is CommandStatus.SENT:
+            removed = self._pending.expire(command.charge_point_id, command.command_id, now)
+            if not removed and now < command.expires_at + _LOST_ENTRY_GRACE:
+                return False
+            error = {"reason": NO_ANSWER_IN_TIME}
+        else:
+            error = {"reason": NOT_ONLINE_IN_TIME}
+        return self._finish(tenant_id, command.command_id, CommandStatus.TIMED_OUT, error=error)
+
     def _send(
-        self, tenant_id: str, charge_point_id: str, connection_id: str, command_id: str, frame: str
+        self,
+        tenant_id: str,
+        charge_point_id: str,
+        connection_id: str,
+        command_id: str,
+        frame: str,
+        answer_by: datetime,
     ) -> bool:
         """True when the command is now outstanding; False to move on to the next one."""
         commands = self._store.for_tenant(tenant_id).commands
@@ -131,9 +225,9 @@ class CommandService:
             self._pending.delete(charge_point_id, command_id)
             return False
         # Marked before sending: the answer may arrive before post() returns.
-        commands.mark_sent(command_id, now, now + self._answer_timeout)
+        commands.mark_sent(command_id, now, answer_by)
         try:
-            gone = not self._gateway().post(connection_id, frame)
+            gone = not self._post(connection_id, frame)
         except Exception:
             logger.exception("could not send command", extra={"command_id": command_id})
             self._pending.delete(charge_point_id, command_id)
@@ -148,6 +242,21 @@ class CommandService:
             return True  # offline now: later commands wait for the reconnect
         logger.info("command sent", extra={"command_id": command_id, "action": command.action})
         return True
+
+    def _post(self, connection_id: str, frame: str) -> bool:
+        """post(), patient with a connection registered moments ago: API Gateway answers
+        410 until the handshake that $connect accepted has completed."""
+        if self._gateway().post(connection_id, frame):
+            return True
+        connection = self._registry.lookup(connection_id)
+        if connection is None:
+            return False
+        give_up = connection.connected_at + _HANDSHAKE_GRACE
+        while self._clock() < give_up:
+            self._sleep(_HANDSHAKE_RETRY_SECONDS)
+            if self._gateway().post(connection_id, frame):
+                return True
+        return False
 
     def _mark_offline(self, tenant_id: str, charge_point_id: str, connection_id: str) -> None:
         # A $disconnect was lost (410 from @connections): forget the stale connection.
@@ -204,11 +313,11 @@ class CommandService:
         status: CommandStatus,
         response: dict[str, Any] | None = None,
         error: dict[str, Any] | None = None,
-    ) -> None:
+    ) -> bool:
         commands = self._store.for_tenant(tenant_id).commands
         now = self._clock()
         if not commands.finish(command_id, status, now, response, error):
-            return
+            return False
         self._queue.signal_done(command_id)
         command = commands.get(command_id)
         if command is not None:
@@ -222,18 +331,16 @@ class CommandService:
             self._records.event(
                 tenant_id, command.charge_point_id, "command_completed", completed, now
             )
+        return True
 
     def get(self, tenant_id: str, command_id: str) -> Command | None:
-        """The command as it stands; one past its deadline is timed out from now on."""
+        """The command as it stands; one past its deadline is timed out from now on,
+        and the charger's next command goes out."""
         commands = self._store.for_tenant(tenant_id).commands
         command = commands.get(command_id)
         if command is not None and command.expired(self._clock()):
-            error = (
-                _expired_in_queue()
-                if command.status is CommandStatus.QUEUED
-                else {"reason": "the charge point did not answer in time"}
-            )
-            self._finish(tenant_id, command_id, CommandStatus.TIMED_OUT, error=error)
+            if self.expire(tenant_id, command):
+                self.dispatch_next(tenant_id, command.charge_point_id)
             command = commands.get(command_id)
         return command
 
@@ -257,4 +364,4 @@ class CommandService:
 
 
 def _expired_in_queue() -> dict[str, Any]:
-    return {"reason": "the charge point did not come online in time to receive it"}
+    return {"reason": NOT_ONLINE_IN_TIME}

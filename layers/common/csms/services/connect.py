@@ -19,6 +19,7 @@ from csms.ports import (
     RuntimeRecords,
     TenantStore,
 )
+from csms.services.commands import CommandService
 
 logger = logging.getLogger(__name__)
 
@@ -75,7 +76,9 @@ class ConnectService:
         supported_subprotocols: Iterable[str],
         clock: Callable[[], datetime],
         records: RuntimeRecords,
+        commands: CommandService,
     ) -> None:
+        self._commands = commands
         self._records = records
         self._directory = directory
         self._registry = registry
@@ -102,6 +105,9 @@ class ConnectService:
         )
         replaced = self._registry.register(connection)
         if replaced and replaced != request.connection_id:
+            # A charger that reconnects has given up on its old connection, and on any
+            # command in flight there: end it now, so the queue moves on.
+            self._commands.release_connection(registered.tenant_id, cp_id, replaced)
             self._close_quietly(replaced, request.management_endpoint)
         data = self._store.for_tenant(registered.tenant_id)
         data.sessions.opened(connection, request.source_ip)
@@ -135,6 +141,9 @@ class ConnectService:
         if connection is None:
             return
         still_current = self._registry.unregister(connection)
+        self._commands.release_connection(
+            connection.tenant_id, connection.charge_point_id, connection_id
+        )
         now = self._clock()
         data = self._store.for_tenant(connection.tenant_id)
         data.sessions.closed(connection_id, now, status_code, reason)

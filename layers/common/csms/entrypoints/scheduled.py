@@ -1,0 +1,15 @@
+"""Scheduled functions: work no charger or operator request triggers."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from csms import bootstrap
+from csms.observability import logger
+
+
+def on_sweep(event: dict[str, Any]) -> dict[str, Any]:
+    """Commands past their deadline end `timed_out`; the next queued ones go out."""
+    swept = bootstrap.command_sweeper().sweep()
+    logger.info("commands swept", extra=swept)
+    return swept
