@@ -47,6 +47,9 @@ def parse_frame(raw: str | bytes) -> Frame:
         message = json.loads(raw)
     except (ValueError, UnicodeDecodeError) as exc:
         raise FrameError(ErrorKind.FORMAT_VIOLATION, f"Message is not valid JSON: {exc}") from None
+    except RecursionError:
+        # Nested deeper than the parser goes: no id can be trusted, so the reply uses -1.
+        raise FrameError(ErrorKind.FORMAT_VIOLATION, "Message is nested too deeply") from None
     if not isinstance(message, list) or not message:
         raise FrameError(ErrorKind.FORMAT_VIOLATION, "Message must be a non-empty JSON array")
     message_type = message[0]
@@ -134,4 +137,6 @@ def serialize(frame: Frame) -> str:
             frame.error_description,
             frame.error_details,
         ]
-    return json.dumps(body, separators=(",", ":"), ensure_ascii=False)
+    # ASCII with \u escapes: whatever a charger put in its message id (a lone surrogate,
+    # say) comes back as valid UTF-8 on the wire.
+    return json.dumps(body, separators=(",", ":"), ensure_ascii=True)

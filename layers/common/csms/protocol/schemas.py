@@ -42,6 +42,31 @@ _KIND_BY_RULE: dict[str, ErrorKind] = {
 }
 
 
+# OCPP's integer is 32-bit signed (1.6 and 2.0.1 alike); the JSON schemas leave it open.
+INT32_MIN = -(2**31)
+INT32_MAX = 2**31 - 1
+
+
+def _bound_integers(schema: Any) -> Any:
+    """The schema with every integer limited to 32 bits where it sets no tighter bound."""
+    if isinstance(schema, dict):
+        bounded = {key: _bound_integers(value) for key, value in schema.items()}
+        types = schema.get("type")
+        if types == "integer" or (isinstance(types, list) and "integer" in types):
+            bounded.setdefault("minimum", INT32_MIN)
+            bounded.setdefault("maximum", INT32_MAX)
+        return bounded
+    if isinstance(schema, list):
+        return [_bound_integers(item) for item in schema]
+    return schema
+
+
+def _is_int32_bound(exc: fastjsonschema.JsonSchemaValueException) -> bool:
+    definition = exc.definition if isinstance(exc.definition, dict) else {}
+    bound = definition.get(str(exc.rule))
+    return bound in (INT32_MIN, INT32_MAX) and definition.get("type") == "integer"
+
+
 def ocpp_schema_dir(version_dir: str) -> Path:
     spec = importlib.util.find_spec("ocpp")
     if spec is None or not spec.submodule_search_locations:
@@ -69,6 +94,12 @@ class SchemaSet:
         except fastjsonschema.JsonSchemaValueException as exc:
             kind = _KIND_BY_RULE.get(str(exc.rule), ErrorKind.FORMAT_VIOLATION)
             field = (exc.name or "data").removeprefix("data").lstrip(".") or "payload"
+            if _is_int32_bound(exc):
+                # Beyond OCPP's integer type, not a value the field's rules refuse.
+                description = f"{field}: must be a 32-bit integer"
+                raise OcppError(
+                    ErrorKind.TYPE_CONSTRAINT_VIOLATION, description, {"field": field}
+                ) from None
             raise OcppError(kind, f"{field}: {_describe(exc)}", {"field": field}) from None
 
     def _compile(self, name: str) -> Validator:
@@ -77,7 +108,9 @@ class SchemaSet:
             schema = json.loads(path.read_text(encoding="utf-8"))
         except FileNotFoundError:
             raise OcppError(ErrorKind.NOT_SUPPORTED, f"No schema for {name}") from None
-        validator: Validator = fastjsonschema.compile(schema, use_default=False)
+        validator: Validator = fastjsonschema.compile(
+            _bound_integers(schema), use_default=False
+        )
         self._validators[name] = validator
         return validator
 

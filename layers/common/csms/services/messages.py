@@ -19,6 +19,7 @@ from csms.protocol.errors import ErrorKind, FrameError, OcppError
 from csms.protocol.framing import Call, CallError, CallResult, Frame, parse_frame, serialize
 from csms.protocol.router import CallContext, OcppVersion, Router
 from csms.services.commands import CommandService
+from csms.services.storable import storable, storable_entry
 
 logger = logging.getLogger(__name__)
 
@@ -74,16 +75,13 @@ class MessageService:
             except FrameError as error:
                 logger.warning("malformed frame", extra={"cause": error.description})
                 reply = version.call_error(error.unique_id, error)
-                raw_text = raw[:_LOGGED_RAW_LIMIT]
-                self._log(
-                    connection, [_entry(connection, received_at, "out", reply, None, raw=raw_text)]
-                )
+                self._log(connection, [_malformed_entry(connection, received_at, reply, raw)])
                 self._records.flush()
                 return serialize(reply)
             unique_id = frame.unique_id
             if isinstance(frame, Call):
-                return self._on_call(connection, router, frame, received_at)
-            self._on_answer(connection, frame, received_at)
+                return self._on_call(connection, router, frame, received_at, raw)
+            self._on_answer(connection, frame, received_at, raw)
             self._records.flush()
             return None
         except OcppError as error:
@@ -99,8 +97,13 @@ class MessageService:
             return serialize(version.call_error(_unique_id_of(raw), unavailable))
 
     def _on_call(
-        self, connection: ConnectionInfo, router: Router, call: Call, received_at: datetime
-    ) -> str:
+        self,
+        connection: ConnectionInfo,
+        router: Router,
+        call: Call,
+        received_at: datetime,
+        raw: str,
+    ) -> str | None:
         cp = connection.charge_point_id
         cached = self._replay.get(cp, call.unique_id)
         if cached is not None:
@@ -118,8 +121,8 @@ class MessageService:
         self._log(
             connection,
             [
-                _entry(connection, received_at, "in", call, call.action),
-                _entry(connection, received_at, "out", reply, call.action),
+                _entry(connection, received_at, "in", call, call.action, raw=raw),
+                _entry(connection, received_at, "out", reply, call.action, raw=text),
             ],
         )
         self._release_queued(connection, call.action)
@@ -128,11 +131,16 @@ class MessageService:
         self._records.flush()
         # Cached last: if anything above failed, a retry runs the (idempotent) work again.
         self._replay.put(cp, call.unique_id, text)
+        if _accepted_boot(call, reply) and self._commands.reply_then_dispatch(
+            connection.tenant_id, cp, connection.connection_id, text
+        ):
+            return None  # the reply went out first, then the commands queued meanwhile
         return text
 
     def _release_queued(self, connection: ConnectionInfo, action: str) -> None:
-        """Send commands queued while the charger was offline. Not right after a
-        BootNotification: a charger takes requests only once it has been accepted."""
+        """Send commands queued while the charger was offline. Not before a
+        BootNotification's reply: a charger takes requests only once it has been
+        accepted, so _on_call sends that reply first (reply_then_dispatch)."""
         if action == "BootNotification":
             return
         cp = connection.charge_point_id
@@ -144,7 +152,11 @@ class MessageService:
             logger.exception("could not release queued commands")
 
     def _on_answer(
-        self, connection: ConnectionInfo, frame: CallResult | CallError, received_at: datetime
+        self,
+        connection: ConnectionInfo,
+        frame: CallResult | CallError,
+        received_at: datetime,
+        raw: str,
     ) -> None:
         cp = connection.charge_point_id
         # Whoever takes the entry owns the answer: a duplicate delivery finds it gone.
@@ -160,6 +172,7 @@ class MessageService:
                     "in",
                     frame,
                     _action_of(request),
+                    raw=raw,
                     matched=request is not None,
                 )
             ],
@@ -179,10 +192,12 @@ def _entry(
     direction: str,
     frame: Frame,
     action: str | None,
+    raw: str | None = None,
     **extra: Any,
 ) -> dict[str, Any]:
-    """One message log document; a Call and its reply share message_id (correlation)."""
-    return {
+    """One message log document; a Call and its reply share message_id (correlation).
+    Whatever the frame holds, the entry is storable (see storable.py)."""
+    entry = {
         "charge_point_id": connection.charge_point_id,
         "connection_id": connection.connection_id,
         "timestamp": at,
@@ -193,6 +208,25 @@ def _entry(
         "payload": _payload_of(frame),
         **extra,
     }
+    return storable_entry(entry, raw)
+
+
+def _malformed_entry(
+    connection: ConnectionInfo, at: datetime, reply: CallError, raw: str
+) -> dict[str, Any]:
+    """The CallError answering a frame that could not be read, with (the start of) that
+    frame's text."""
+    entry = _entry(connection, at, "out", reply, None)
+    entry["raw"], _ = storable(raw[:_LOGGED_RAW_LIMIT])
+    return entry
+
+
+def _accepted_boot(call: Call, reply: Frame) -> bool:
+    return (
+        call.action == "BootNotification"
+        and isinstance(reply, CallResult)
+        and reply.payload.get("status") == "Accepted"
+    )
 
 
 def _payload_of(frame: Frame) -> dict[str, Any]:
