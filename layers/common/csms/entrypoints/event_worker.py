@@ -146,3 +146,5 @@ def _deliver_queued_commands(done: list[Decoded]) -> None:
                 "could not send queued commands",
                 extra={"tenant_id": tenant_id, "charge_point_id": charge_point_id},
             )
+    # What sending them recorded (command outcomes) goes to the queue like any record.
+    bootstrap.records().flush()

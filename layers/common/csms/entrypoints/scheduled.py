@@ -10,6 +10,10 @@ from csms.observability import logger
 
 def on_sweep(event: dict[str, Any]) -> dict[str, Any]:
     """Commands past their deadline end `timed_out`; the next queued ones go out."""
-    swept = bootstrap.command_sweeper().sweep()
+    try:
+        swept = bootstrap.command_sweeper().sweep()
+    finally:
+        # The outcomes (command_completed events) are stored and published as usual.
+        bootstrap.records().flush()
     logger.info("commands swept", extra=swept)
     return swept

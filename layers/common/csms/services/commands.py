@@ -174,6 +174,7 @@ class CommandService:
             return False
         try:
             self.dispatch_next(tenant_id, charge_point_id)
+            self._records.flush()
         except Exception:
             # The reply went out; the commands wait for the next chance.
             logger.exception("could not send queued commands after the reply")

@@ -155,4 +155,4 @@ class ConnectService:
                 ConnectionStatus.DISCONNECTED,
                 now,
             )
-            self._records.flush()
+        self._records.flush()
