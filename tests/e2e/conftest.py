@@ -1,5 +1,13 @@
 """The local gateway on real sockets, in front of the real handler functions, with real
-Redis and MongoDB behind them; charge points are the `ocpp` package's 1.6 client."""
+Redis and MongoDB behind them; charge points are the `ocpp` package's 1.6 client.
+
+Every gateway here listens for ws:// and wss:// (with a CA made for it). To run a test
+over both, ask for the `scheme` fixture and pass it on:
+    async def test_x(gateway, fleet, scheme):
+        async with connected(gateway, cp_id, scheme=scheme) as (cp, ws): ...
+`raw_socket(..., scheme=...)` and `gateway.url(cp_id, scheme)` take it too;
+`gateway.client_ssl()` is a client SSL context trusting the gateway's CA.
+"""
 
 from __future__ import annotations
 
@@ -8,6 +16,8 @@ import base64
 import contextlib
 import json
 import secrets
+import ssl
+import tempfile
 import threading
 import urllib.error
 import urllib.request
@@ -15,6 +25,8 @@ import uuid
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Literal
 
 import pytest
 import websockets
@@ -24,21 +36,30 @@ from csms_local.gateway import GatewayLimits, WebSocketGateway
 from csms_local.http_api import HandlerPool
 from csms_local.lambdas import load_handler
 from csms_local.management import ManagementServer
+from csms_local.tls import client_context, ensure_certificates, server_context
 from ocpp.v16 import ChargePoint
 
 PASSWORD = "e2e-password-0123456789"
 
+Scheme = Literal["ws", "wss"]
+
 
 class GatewayThread:
-    """Runs a gateway and its @connections server on an event loop of their own."""
+    """Runs a gateway and its @connections server on an event loop of their own; the
+    gateway serves ws:// on `gateway.port` and wss:// on `gateway.tls_port`, with a CA
+    of its own (in a temporary directory removed by stop())."""
 
     def __init__(self, limits: GatewayLimits) -> None:
+        self._tls_dir = tempfile.TemporaryDirectory(prefix="csms-e2e-tls-")
+        self.tls = ensure_certificates(Path(self._tls_dir.name))
         self.gateway = WebSocketGateway(
             connect=load_handler("ws_connect"),
             default=load_handler("ws_message"),
             disconnect=load_handler("ws_disconnect"),
             port=0,
             limits=limits,
+            ssl=server_context(self.tls),
+            tls_port=0,
         )
         self.loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self.loop.run_forever, daemon=True)
@@ -57,9 +78,27 @@ class GatewayThread:
         asyncio.run_coroutine_threadsafe(self.gateway.stop(), self.loop).result(10)
         self.loop.call_soon_threadsafe(self.loop.stop)
         self._thread.join(10)
+        self._tls_dir.cleanup()
 
-    def url(self, charge_point_id: str) -> str:
-        return f"ws://127.0.0.1:{self.gateway.port}/ocpp/{charge_point_id}"
+    def url(self, charge_point_id: str, scheme: Scheme = "ws") -> str:
+        port = self.gateway.tls_port if scheme == "wss" else self.gateway.port
+        return f"{scheme}://127.0.0.1:{port}/ocpp/{charge_point_id}"
+
+    def wss_url(self, charge_point_id: str) -> str:
+        return self.url(charge_point_id, "wss")
+
+    @property
+    def ca_file(self) -> Path:
+        """The CA a charge point must trust to connect over wss://."""
+        return self.tls.ca_cert
+
+    def client_ssl(self) -> ssl.SSLContext:
+        """A charge point's TLS settings: TLS 1.2+, trusting this gateway's CA only."""
+        return client_context(self.ca_file)
+
+    def connect_options(self, scheme: Scheme) -> dict[str, object]:
+        """What websockets.connect needs besides the URL to reach this gateway."""
+        return {"ssl": self.client_ssl()} if scheme == "wss" else {}
 
     @property
     def http_url(self) -> str:
@@ -121,6 +160,13 @@ def gateway(csms_env: None) -> Iterator[GatewayThread]:
     patch.undo()
 
 
+@pytest.fixture(params=["ws", "wss"])
+def scheme(request: pytest.FixtureRequest) -> Scheme:
+    """Runs the test that asks for it once over ws:// and once over wss://."""
+    value: Scheme = request.param
+    return value
+
+
 @pytest.fixture(scope="module")
 def fleet(csms_env: None, mongodb_uri: str) -> Fleet:
     admin = Admin(mongodb_uri)
@@ -146,13 +192,15 @@ async def connected(
     password: str = PASSWORD,
     subprotocols: tuple[str, ...] = ("ocpp1.6",),
     client: type[ChargePoint] = ChargePoint,
+    scheme: Scheme = "ws",
 ) -> AsyncIterator[tuple[ChargePoint, websockets.ClientConnection]]:
-    """A real OCPP 1.6 charge point connected through the gateway."""
+    """A real OCPP 1.6 charge point connected through the gateway (over TLS for wss)."""
     async with websockets.connect(
-        gateway.url(cp_id),
+        gateway.url(cp_id, scheme),
         subprotocols=list(subprotocols),  # type: ignore[arg-type]
         additional_headers=basic_auth(cp_id, password),
         open_timeout=10,
+        **gateway.connect_options(scheme),  # type: ignore[arg-type]
     ) as ws:
         charge_point = client(cp_id, ws)
         listener = asyncio.create_task(charge_point.start())
@@ -166,14 +214,14 @@ async def connected(
 
 @contextlib.asynccontextmanager
 async def raw_socket(
-    gateway: GatewayThread, cp_id: str, **kwargs: object
+    gateway: GatewayThread, cp_id: str, scheme: Scheme = "ws", **kwargs: object
 ) -> AsyncIterator[websockets.ClientConnection]:
     """A bare WebSocket (no OCPP client), to send frames the client library would not."""
     async with websockets.connect(
-        gateway.url(cp_id),
+        gateway.url(cp_id, scheme),
         subprotocols=["ocpp1.6"],  # type: ignore[list-item]
         additional_headers=basic_auth(cp_id, PASSWORD),
-        **kwargs,  # type: ignore[arg-type]
+        **(gateway.connect_options(scheme) | kwargs),  # type: ignore[arg-type]
     ) as ws:
         yield ws
 
