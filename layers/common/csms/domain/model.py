@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from enum import StrEnum
 from typing import Any
@@ -30,6 +31,14 @@ DEFAULT_API_RATE_LIMIT = 600  # requests per minute, per tenant
 DEFAULT_MQTT_TOPIC_PREFIX = "ocpp"
 DEFAULT_MESSAGE_RETENTION_DAYS = 30
 DEFAULT_METER_VALUE_RETENTION_DAYS = 90
+DEFAULT_CONCURRENT_TX_WINDOW_MINUTES = 60
+
+
+class ConcurrentTransactions(StrEnum):
+    """Whether one id tag may be in transactions at several charge points at once."""
+
+    ALLOW = "allow"  # never answer ConcurrentTx to an Accepted id tag
+    REJECT = "reject"  # ConcurrentTx while another live charge point has one open
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,6 +53,14 @@ class Tenant:
     # How long the message log and meter values are kept (TTL indexes).
     message_retention_days: int = DEFAULT_MESSAGE_RETENTION_DAYS
     meter_value_retention_days: int = DEFAULT_METER_VALUE_RETENTION_DAYS
+    concurrent_transactions: ConcurrentTransactions = ConcurrentTransactions.ALLOW
+    # With REJECT, another charge point's open transaction counts only while that charge
+    # point was heard from within this many minutes: a dead charger locks no one out.
+    concurrent_tx_window_minutes: int = DEFAULT_CONCURRENT_TX_WINDOW_MINUTES
+
+    @property
+    def rejects_concurrent_transactions(self) -> bool:
+        return self.concurrent_transactions == ConcurrentTransactions.REJECT
 
 
 @dataclass(frozen=True, slots=True)
@@ -145,6 +162,12 @@ class StopRequest:
     reason: str | None = None
 
 
+# Stop reasons of transactions the CSMS closed itself (not OCPP 1.6 Reason values: the
+# charger never sent a StopTransaction for them).
+SUPERSEDED = "Superseded"  # a newer StartTransaction arrived for the same connector
+CLOSED_BY_OPERATOR = "ClosedByOperator"  # closed through the tenant API
+
+
 @dataclass(slots=True)
 class Transaction:
     transaction_id: int
@@ -160,6 +183,10 @@ class Transaction:
     stop_reason: str | None = None
     stop_id_tag: str | None = None
     reservation_id: int | None = None
+    # Set when the CSMS closed the transaction (the charger never stopped it): when, and
+    # who (the operator's token subject; None when the CSMS decided, as for Superseded).
+    closed_at: datetime | None = None
+    closed_by: str | None = None
 
     @property
     def energy_wh(self) -> int | None:
@@ -167,6 +194,32 @@ class Transaction:
         if self.meter_stop is None:
             return None
         return max(0, self.meter_stop - self.meter_start)
+
+    @property
+    def active(self) -> bool:
+        return self.status is TransactionStatus.ACTIVE
+
+    def closed(
+        self,
+        meter_stop: int | None,
+        stopped_at: datetime,
+        reason: str,
+        closed_at: datetime,
+        closed_by: str | None = None,
+    ) -> Transaction:
+        """This transaction as the CSMS stops it. `meter_stop` None: no reading is known,
+        so neither is the energy (unknown, which is not zero)."""
+        return replace(
+            self,
+            status=TransactionStatus.COMPLETED,
+            meter_stop=meter_stop,
+            # Never before the start: a charger whose clock reset still gets no negative
+            # duration.
+            stop_timestamp=max(stopped_at, self.start_timestamp),
+            stop_reason=reason,
+            closed_at=closed_at,
+            closed_by=closed_by,
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -176,6 +229,36 @@ class MeterValue:
     timestamp: datetime
     sampled_values: list[dict[str, Any]]
     transaction_id: int | None = None
+
+
+ENERGY_REGISTER = "Energy.Active.Import.Register"  # OCPP 1.6's default measurand
+
+
+def energy_register_wh(readings: Sequence[MeterValue]) -> int | None:
+    """The latest Energy.Active.Import.Register reading among `readings`, in Wh; None
+    when none has one. Per-phase values and signed data are not the register's total."""
+    latest: tuple[datetime, int] | None = None
+    for reading in readings:
+        wh = _register_wh(reading.sampled_values)
+        if wh is not None and (latest is None or reading.timestamp > latest[0]):
+            latest = (reading.timestamp, wh)
+    return None if latest is None else latest[1]
+
+
+def _register_wh(sampled_values: Sequence[dict[str, Any]]) -> int | None:
+    for sampled in sampled_values:
+        if sampled.get("measurand", ENERGY_REGISTER) != ENERGY_REGISTER:
+            continue
+        if sampled.get("phase") is not None or sampled.get("format", "Raw") != "Raw":
+            continue
+        scale = {"Wh": 1, "kWh": 1000}.get(sampled.get("unit", "Wh"))
+        try:
+            value = float(sampled["value"])
+        except (KeyError, TypeError, ValueError):
+            continue
+        if scale is not None:
+            return round(value * scale)
+    return None
 
 
 class ReservationStatus(StrEnum):
