@@ -88,11 +88,12 @@ def test_a_retried_start_transaction_with_a_new_message_id_creates_no_second_one
     assert len(world.tenant.transactions.by_id) == 1
 
 
-def test_a_tag_already_charging_elsewhere_gets_concurrent_tx(world):
+def test_a_tag_already_charging_at_another_connector_is_accepted_by_default(world):
+    # ConcurrentTx is a tenant's choice (test_stale_transactions.py), off by default.
     accept(world)
     world.call("StartTransaction", START, "m1")
     other = dict(START, connectorId=2, timestamp="2026-11-22T11:30:00Z")
-    assert world.call("StartTransaction", other, "m2")[2]["idTagInfo"]["status"] == "ConcurrentTx"
+    assert world.call("StartTransaction", other, "m2")[2]["idTagInfo"]["status"] == "Accepted"
 
 
 def test_start_with_an_unknown_tag_still_gets_a_transaction_id_and_invalid(world):
