@@ -45,6 +45,7 @@ ROUTES: dict[str, dict | None] = {
     "GET /v1/transactions": None,
     "GET /v1/transactions/statistics": None,
     "GET /v1/transactions/{transaction_id}": None,
+    "POST /v1/transactions/{transaction_id}/close": {"reason": "taken over"},
     "GET /v1/meter-values": None,
     "GET /v1/messages": None,
 }

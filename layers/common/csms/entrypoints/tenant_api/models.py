@@ -8,6 +8,11 @@ from typing import Annotated, Literal
 from aws_lambda_powertools.event_handler.openapi.params import Query
 from pydantic import BaseModel, ConfigDict, Field
 
+from csms.domain.model import (
+    DEFAULT_CONCURRENT_TX_WINDOW_MINUTES,
+    ConcurrentTransactions,
+)
+
 # Pagination of every list: at most 200 items a page.
 Limit = Annotated[int, Query(ge=1, le=200)]
 Offset = Annotated[int, Query(ge=0, le=100_000)]
@@ -30,6 +35,23 @@ class Strict(BaseModel):
 
 
 RetentionDays = Annotated[int, Field(ge=1, le=3650)]
+ConcurrentPolicy = Annotated[
+    ConcurrentTransactions,
+    Field(
+        description="allow: an Accepted id tag is never answered ConcurrentTx. reject: "
+        "ConcurrentTx while the id tag has an open transaction at another charge point "
+        "heard from within concurrent_tx_window_minutes"
+    ),
+]
+ConcurrentWindow = Annotated[
+    int,
+    Field(
+        ge=1,
+        le=7 * 24 * 60,
+        description="with reject: how recently (minutes) the other charge point must have "
+        "sent anything for its open transaction to count",
+    ),
+]
 
 
 class TenantCreate(Strict):
@@ -40,6 +62,8 @@ class TenantCreate(Strict):
     mqtt_topic_prefix: TopicPrefix = "ocpp"
     message_retention_days: RetentionDays = 30
     meter_value_retention_days: RetentionDays = 90
+    concurrent_transactions: ConcurrentPolicy = ConcurrentTransactions.ALLOW
+    concurrent_tx_window_minutes: ConcurrentWindow = DEFAULT_CONCURRENT_TX_WINDOW_MINUTES
 
 
 class TenantUpdate(Strict):
@@ -49,6 +73,8 @@ class TenantUpdate(Strict):
     mqtt_topic_prefix: TopicPrefix | None = None
     message_retention_days: RetentionDays | None = None
     meter_value_retention_days: RetentionDays | None = None
+    concurrent_transactions: ConcurrentPolicy | None = None
+    concurrent_tx_window_minutes: ConcurrentWindow | None = None
 
 
 class ChargePointCreate(Strict):
@@ -76,3 +102,13 @@ class IdTagFields(Strict):
 
 class IdTagCreate(IdTagFields):
     id_tag: IdToken
+
+
+class TransactionClose(Strict):
+    meter_stop: Annotated[int, Field(ge=0, le=2**31 - 1)] | None = Field(
+        default=None,
+        description="Wh; left out: the last energy register reading, if any (else unknown)",
+    )
+    reason: Annotated[str, Field(min_length=1, max_length=50)] | None = Field(
+        default=None, description="the stop reason recorded; default ClosedByOperator"
+    )

@@ -1,4 +1,5 @@
-"""Read-only records: /v1/transactions, /v1/meter-values, /v1/messages."""
+"""Records: /v1/transactions, /v1/meter-values, /v1/messages (read), and closing a
+transaction its charger never stopped."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from aws_lambda_powertools.event_handler.openapi.params import Path, Query
 from csms import bootstrap
 from csms.domain.access import Permission
 from csms.entrypoints.tenant_api import views
-from csms.entrypoints.tenant_api.models import Limit, Offset
+from csms.entrypoints.tenant_api.models import Limit, Offset, TransactionClose
 from csms.services.fleet import NotFound
 
 Json = dict[str, Any]
@@ -23,7 +24,7 @@ MAX_INT32 = 2**31 - 1  # OCPP integers (transactionId) are 32-bit
 
 
 def install(app: APIGatewayHttpResolver) -> None:
-    from csms.entrypoints.tenant_api import tenant_of
+    from csms.entrypoints.tenant_api import principal, tenant_of
 
     def reader() -> str:
         return tenant_of(app, Permission.READ)
@@ -65,6 +66,37 @@ def install(app: APIGatewayHttpResolver) -> None:
             raise NotFound("no such transaction")
         meter_values = queries.meter_values(1000, 0, transaction_id=transaction_id)
         return transaction | {"meter_values": meter_values.items}
+
+    @app.post(
+        "/v1/transactions/<transaction_id>/close",
+        tags=["transactions"],
+        description=(
+            "Stop a transaction its charger never stopped (power lost, StopTransaction "
+            "lost): stop reason `reason` (default ClosedByOperator), the caller recorded "
+            "as closed_by, the connector's current transaction cleared, a "
+            "transaction_stopped event published. Tenant admins only; 409 when the "
+            "transaction is stopped already."
+        ),
+    )
+    def close_transaction(
+        transaction_id: Annotated[int, Path(ge=0, le=MAX_INT32)],
+        body: TransactionClose | None = None,
+    ) -> Json:
+        tenant_id = tenant_of(app, Permission.MANAGE_FLEET)
+        closed_by = principal(app, Permission.MANAGE_FLEET).subject
+        given = body or TransactionClose()
+        bootstrap.charging_service().close_transaction(
+            tenant_id,
+            transaction_id,
+            closed_by,
+            bootstrap.utc_now(),
+            meter_stop=given.meter_stop,
+            reason=given.reason,
+        )
+        transaction = bootstrap.tenant_queries(tenant_id).transaction(transaction_id)
+        if transaction is None:
+            raise NotFound("no such transaction")
+        return transaction
 
     @app.get("/v1/meter-values", tags=["meter values"])
     def list_meter_values(
