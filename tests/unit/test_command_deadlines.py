@@ -176,3 +176,26 @@ def test_the_sweep_ends_a_command_whose_pending_entry_was_lost(
     sweeper.sweep()
 
     assert status_of(world, command) is CommandStatus.TIMED_OUT
+
+
+def test_the_sweep_sends_commands_queued_for_a_connected_charger_nothing_released(
+    world: World, sweeper: CommandSweeper
+):
+    world.registry.current.clear()
+    queued = submit(world, queue_if_offline=True)
+    world.registry.current[CP] = CONNECTION  # back online, but its release was lost
+
+    sweeper.sweep()
+
+    assert status_of(world, queued) is CommandStatus.SENT
+
+
+def test_the_sweep_keeps_commands_queued_for_an_offline_charger(
+    world: World, sweeper: CommandSweeper
+):
+    world.registry.current.clear()
+    queued = submit(world, queue_if_offline=True)
+
+    sweeper.sweep()
+
+    assert status_of(world, queued) is CommandStatus.QUEUED

@@ -32,15 +32,20 @@ class CommandSweeper:
 
     def sweep(self) -> dict[str, int]:
         """End every command past its deadline as `timed_out`, then send the next queued
-        command of each charger concerned (it may be waiting behind one that timed out)."""
+        command of each charger concerned (it may be waiting behind one that timed out),
+        and of each charger with commands queued."""
         now = self._clock()
         timed_out = 0
         chargers: set[tuple[str, str]] = set()
         for tenant_id in self._tenant_ids():
-            for command in self._store.for_tenant(tenant_id).commands.overdue(now, self._batch):
+            log = self._store.for_tenant(tenant_id).commands
+            for command in log.overdue(now, self._batch):
                 if self._commands.expire(tenant_id, command):
                     timed_out += 1
                 chargers.add((tenant_id, command.charge_point_id))
+            # A safety net: queued commands of a connected charger that no event released
+            # (a lost event worker run, say) go out now; offline ones stay queued.
+            chargers.update((tenant_id, cp) for cp in log.queued_charge_points(self._batch))
         for tenant_id, charge_point_id in sorted(chargers):
             try:
                 self._commands.dispatch_next(tenant_id, charge_point_id)

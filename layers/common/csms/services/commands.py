@@ -46,7 +46,7 @@ _HANDSHAKE_RETRY_SECONDS = 0.1
 _CONNECT_SETTLE = timedelta(seconds=0.5)
 # A sent command whose pending entry is gone this long after its deadline has no one
 # left to end it (Redis lost the entry): the sweep ends it all the same.
-_LOST_ENTRY_GRACE = timedelta(seconds=10)
+_LOST_ENTRY_GRACE = timedelta(seconds=5)
 
 
 class CommandService:
