@@ -19,7 +19,14 @@ from typing import Any
 from csms.adapters.mongo import MongoDirectory, MongoTenantStore, connect
 from csms.config import Settings
 from csms.domain.credentials import WeakPassword, generate_password, hash_password
-from csms.domain.model import AuthorizationStatus, IdTag, RegisteredChargePoint, Tenant
+from csms.domain.model import (
+    DEFAULT_CONCURRENT_TX_WINDOW_MINUTES,
+    AuthorizationStatus,
+    ConcurrentTransactions,
+    IdTag,
+    RegisteredChargePoint,
+    Tenant,
+)
 
 ROLES = ("platform-admin", "admin", "operator", "viewer")
 
@@ -34,11 +41,25 @@ class Admin:
         self.directory = MongoDirectory(client)
         self.tenants = MongoTenantStore(client)
 
-    def create_tenant(self, tenant_id: str, name: str) -> dict[str, Any]:
+    def create_tenant(
+        self,
+        tenant_id: str,
+        name: str,
+        concurrent_transactions: ConcurrentTransactions = ConcurrentTransactions.ALLOW,
+        concurrent_tx_window_minutes: int = DEFAULT_CONCURRENT_TX_WINDOW_MINUTES,
+    ) -> dict[str, Any]:
         if self.directory.get_tenant(tenant_id) is not None:
             raise AdminError(f"tenant {tenant_id!r} exists")
+        if concurrent_tx_window_minutes < 1:
+            raise AdminError("--concurrent-tx-window-minutes must be at least 1")
+        tenant = Tenant(
+            tenant_id,
+            name,
+            concurrent_transactions=concurrent_transactions,
+            concurrent_tx_window_minutes=concurrent_tx_window_minutes,
+        )
         try:
-            self.directory.create_tenant(Tenant(tenant_id, name))
+            self.directory.create_tenant(tenant)
         except ValueError as exc:
             raise AdminError(str(exc)) from None
         self.directory.ensure_indexes()
@@ -144,6 +165,19 @@ def _parser() -> argparse.ArgumentParser:
     create = tenant.add_parser("create", help="create a tenant and its database")
     create.add_argument("--id", required=True)
     create.add_argument("--name", required=True)
+    create.add_argument(
+        "--concurrent-transactions",
+        type=ConcurrentTransactions,
+        default=ConcurrentTransactions.ALLOW,
+        choices=list(ConcurrentTransactions),
+        help="reject: ConcurrentTx for an id tag charging at another live charge point",
+    )
+    create.add_argument(
+        "--concurrent-tx-window-minutes",
+        type=int,
+        default=DEFAULT_CONCURRENT_TX_WINDOW_MINUTES,
+        help="with reject: how recently the other charge point must have sent anything",
+    )
 
     cp = groups.add_parser("charge-point", help="the charge point registry").add_subparsers(
         dest="command", required=True
@@ -193,7 +227,12 @@ def run(argv: Sequence[str] | None = None) -> dict[str, Any]:
     admin = Admin(Settings.from_env().mongodb_uri)
     match (args.group, args.command):
         case ("tenant", "create"):
-            return admin.create_tenant(args.id, args.name)
+            return admin.create_tenant(
+                args.id,
+                args.name,
+                args.concurrent_transactions,
+                args.concurrent_tx_window_minutes,
+            )
         case ("charge-point", "add"):
             return admin.add_charge_point(args.tenant, args.id, args.password)
         case ("charge-point", "disable" | "enable"):

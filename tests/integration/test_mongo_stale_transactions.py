@@ -14,6 +14,7 @@ from csms.domain.model import (
     Tenant,
     TransactionStatus,
 )
+from csms_local import admin as admin_cli
 
 T0 = datetime(2026, 11, 22, 10, 0, tzinfo=UTC)
 
@@ -136,3 +137,14 @@ def test_a_tenant_stored_before_the_policy_existed_allows_concurrent_transaction
     tenant = directory.get_tenant(tenant_id)
     assert tenant.concurrent_transactions is ConcurrentTransactions.ALLOW
     assert tenant.concurrent_tx_window_minutes == 60
+
+
+def test_csms_admin_creates_a_tenant_with_a_concurrent_transaction_policy(
+    monkeypatch, mongodb_uri, mongo_client, tenant_id
+):
+    monkeypatch.setenv("MONGODB_URI", mongodb_uri)
+    admin_cli.run(["tenant", "create", "--id", tenant_id, "--name", "Strict",
+                   "--concurrent-transactions", "reject", "--concurrent-tx-window-minutes", "5"])
+    tenant = MongoDirectory(mongo_client).get_tenant(tenant_id)
+    assert (tenant.concurrent_transactions, tenant.concurrent_tx_window_minutes) == (
+        ConcurrentTransactions.REJECT, 5)
