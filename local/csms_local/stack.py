@@ -9,6 +9,8 @@ import os
 import secrets
 import signal
 import socket
+import ssl
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -18,7 +20,9 @@ from csms_local.gateway import GatewayLimits, WebSocketGateway
 from csms_local.http_api import HandlerPool
 from csms_local.lambdas import load_handler
 from csms_local.management import ManagementServer
+from csms_local.scheduler import Schedule, Scheduler
 from csms_local.sqs_poller import SqsPoller, create_queues
+from csms_local.tls import ensure_certificates, server_context
 
 logger = logging.getLogger("csms_local")
 
@@ -32,6 +36,7 @@ class StackConfig:
     """Every value can be changed with the environment variable named in from_env."""
 
     ws_port: int = 9000
+    wss_port: int = 9443
     http_port: int = 3000
     redis_port: int = 6379
     mongo_port: int = 27017
@@ -40,6 +45,7 @@ class StackConfig:
     data_dir: Path = Path(".local")
     idle_timeout: float = 600.0
     max_duration: float = 7200.0
+    sweep_interval: float = 60.0
 
     @classmethod
     def from_env(cls) -> StackConfig:
@@ -47,6 +53,7 @@ class StackConfig:
         d = cls()
         return cls(
             ws_port=int(env.get("LOCAL_WS_PORT", d.ws_port)),
+            wss_port=int(env.get("LOCAL_WSS_PORT", d.wss_port)),
             http_port=int(env.get("LOCAL_HTTP_PORT", d.http_port)),
             redis_port=int(env.get("LOCAL_REDIS_PORT", d.redis_port)),
             mongo_port=int(env.get("LOCAL_MONGO_PORT", d.mongo_port)),
@@ -55,7 +62,16 @@ class StackConfig:
             data_dir=Path(env.get("LOCAL_DATA_DIR", str(d.data_dir))),
             idle_timeout=float(env.get("LOCAL_WS_IDLE_TIMEOUT", d.idle_timeout)),
             max_duration=float(env.get("LOCAL_WS_MAX_DURATION", d.max_duration)),
+            sweep_interval=float(env.get("LOCAL_SWEEP_INTERVAL_SECONDS", d.sweep_interval)),
         )
+
+    @property
+    def tls_dir(self) -> Path:
+        return self.data_dir / "tls"
+
+    def schedules(self) -> list[Schedule]:
+        """The functions template.yaml runs on EventBridge schedules, at the same rates."""
+        return [Schedule("command_sweeper", self.sweep_interval)]
 
     def handler_environment(self) -> dict[str, str]:
         """What the Lambda handlers read on AWS, pointed at the local servers."""
@@ -141,7 +157,12 @@ def start_services(config: StackConfig) -> list[services.Server]:
         services.mqtt(config.mqtt_port, config.data_dir / "mqtt", logs / "mqtt.log"),
         services.moto(config.aws_port, logs / "aws.log"),
     ]
-    for name, port in [("WebSocket", config.ws_port), ("HTTP", config.http_port)] + [
+    listeners = [
+        ("WebSocket", config.ws_port),
+        ("WebSocket TLS", config.wss_port),
+        ("HTTP", config.http_port),
+    ]
+    for name, port in listeners + [
         (s.name, s.port) for s in wanted
     ]:
         _ensure_free(name, port)
@@ -170,13 +191,43 @@ def start_event_worker(config: StackConfig) -> SqsPoller:
     return SqsPoller(endpoint, os.environ["EVENTS_QUEUE_URL"], load_handler("event_worker")).start()
 
 
-async def serve_gateway(config: StackConfig, stop: asyncio.Event, ready_message: str) -> None:
+def start_scheduler(config: StackConfig) -> Scheduler:
+    """The scheduled functions, each on its schedule; their runs are logged to
+    logs/scheduler.log, failures also to the terminal."""
+    log = logging.getLogger("csms_local.scheduler")
+    log.setLevel(logging.INFO)
+    log.propagate = False
+    (config.data_dir / "logs").mkdir(parents=True, exist_ok=True)
+    to_file = logging.FileHandler(config.data_dir / "logs" / "scheduler.log", encoding="utf-8")
+    to_file.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
+    to_terminal = logging.StreamHandler(sys.stderr)
+    to_terminal.setLevel(logging.WARNING)
+    log.handlers = [to_file, to_terminal]
+    return Scheduler(config.schedules()).start()
+
+
+def stop_scheduler(scheduler: Scheduler) -> None:
+    scheduler.stop()
+    log = logging.getLogger("csms_local.scheduler")
+    for handler in log.handlers:
+        handler.close()
+
+
+async def serve_gateway(
+    config: StackConfig,
+    stop: asyncio.Event,
+    ready_message: str,
+    tls: ssl.SSLContext | None = None,
+) -> None:
+    """ws:// on ws_port and, given a server SSL context, wss:// on wss_port."""
     gateway = WebSocketGateway(
         connect=load_handler("ws_connect"),
         default=load_handler("ws_message"),
         disconnect=load_handler("ws_disconnect"),
         port=config.ws_port,
         limits=GatewayLimits(idle_timeout=config.idle_timeout, max_duration=config.max_duration),
+        ssl=tls,
+        tls_port=config.wss_port if tls is not None else None,
     )
     await gateway.start()
     api_log = (config.data_dir / "logs" / "tenant_api.log").open("a", encoding="utf-8")
@@ -195,11 +246,14 @@ async def serve_gateway(config: StackConfig, stop: asyncio.Event, ready_message:
 
 def banner(config: StackConfig, demo: dict[str, Any]) -> str:
     url = f"ws://127.0.0.1:{config.ws_port}/ocpp/{demo['charge_point_id']}"
+    secure = f"wss://127.0.0.1:{config.wss_port}/ocpp/{demo['charge_point_id']}"
+    schedules = ", ".join(f"{s.function} every {s.interval:g} s" for s in config.schedules())
     return "\n".join(
         [
             "",
             "CSMS local stack is up.",
             f"  Charge point URL : {url}",
+            f"  Charge point wss : {secure}  (trust CA file {config.tls_dir / 'ca.pem'})",
             "  Subprotocol      : ocpp1.6",
             f"  Basic auth       : user {demo['charge_point_id']}  password {demo['password']}",
             f"  Accepted id tag  : {demo['id_tag']}",
@@ -214,6 +268,7 @@ def banner(config: StackConfig, demo: dict[str, Any]) -> str:
             f"  Redis            : redis://127.0.0.1:{config.redis_port}",
             f"  MQTT events      : mqtt://127.0.0.1:{config.mqtt_port}  (topics ocpp/#)",
             f"  AWS APIs (moto)  : http://127.0.0.1:{config.aws_port}",
+            f"  Scheduled        : {schedules}",
             f"  Logs             : {config.data_dir / 'logs'}",
             "Press Ctrl-C to stop.",
             "",
@@ -226,29 +281,35 @@ def run() -> int:
     config = StackConfig.from_env()
     config.data_dir.mkdir(parents=True, exist_ok=True)
     apply_local_environment(config, override=True)
+    # Made (or renewed) before any server starts: a broken certificate fails fast.
+    tls = server_context(ensure_certificates(config.tls_dir))
     print("Starting the CSMS local stack", flush=True)
     try:
         started = start_services(config)
     except KeyboardInterrupt:
         return 130  # start_services stopped what it had started
     poller: SqsPoller | None = None
+    scheduler: Scheduler | None = None
     try:
         demo = seed_demo(config)
         poller = start_event_worker(config)
-        asyncio.run(_main(config, banner(config, demo)))
+        scheduler = start_scheduler(config)
+        asyncio.run(_main(config, banner(config, demo), tls))
     except KeyboardInterrupt:
         pass  # Ctrl-C before the signal handlers were in place: stop all the same
     finally:
         print("Stopping the local stack", flush=True)
+        if scheduler is not None:
+            stop_scheduler(scheduler)
         if poller is not None:
             poller.stop()
         stop_services(started)
     return 0
 
 
-async def _main(config: StackConfig, ready_message: str) -> None:
+async def _main(config: StackConfig, ready_message: str, tls: ssl.SSLContext) -> None:
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
-    await serve_gateway(config, stop, ready_message)
+    await serve_gateway(config, stop, ready_message, tls)

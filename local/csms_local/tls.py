@@ -93,14 +93,6 @@ def client_context(ca_file: Path) -> ssl.SSLContext:
     return context
 
 
-def local_server_context(
-    data_dir: Path, hosts: tuple[str, ...] = DEFAULT_HOSTS
-) -> tuple[ssl.SSLContext, TlsFiles]:
-    """The stack's entry point: certificates under `<data_dir>/tls`, and the server context."""
-    files = ensure_certificates(data_dir / "tls", hosts)
-    return server_context(files), files
-
-
 # --- making and checking certificates ---
 
 

@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 import websockets
 from csms_local.services import free_port
+from csms_local.tls import client_context
 from ocpp.v16 import call
 from pymongo import MongoClient
 
@@ -26,8 +27,8 @@ from .conftest import Api, basic_auth
 
 pytestmark = pytest.mark.e2e
 
-PORT_VARIABLES = ("LOCAL_WS_PORT", "LOCAL_HTTP_PORT", "LOCAL_REDIS_PORT", "LOCAL_MONGO_PORT",
-                  "LOCAL_MQTT_PORT", "LOCAL_AWS_PORT")
+PORT_VARIABLES = ("LOCAL_WS_PORT", "LOCAL_WSS_PORT", "LOCAL_HTTP_PORT", "LOCAL_REDIS_PORT",
+                  "LOCAL_MONGO_PORT", "LOCAL_MQTT_PORT", "LOCAL_AWS_PORT")
 
 
 def listening(port: int) -> bool:
@@ -49,7 +50,8 @@ def read_banner(process: subprocess.Popen[str]) -> str:
 @pytest.fixture
 def stack(tmp_path: Path):
     ports = {name: str(free_port()) for name in PORT_VARIABLES}
-    env = dict(os.environ, LOCAL_DATA_DIR=str(tmp_path / ".local"), **ports)
+    env = dict(os.environ, LOCAL_DATA_DIR=str(tmp_path / ".local"),
+               LOCAL_SWEEP_INTERVAL_SECONDS="0.2", **ports)
     # Variables a shell may hold for something else: the stack must use its own servers.
     env.update(MONGODB_URI="mongodb://127.0.0.1:9", REDIS_URL="redis://127.0.0.1:9/0",
                AWS_ENDPOINT_URL="http://127.0.0.1:9", MQTT_URL="mqtt://127.0.0.1:9",
@@ -90,9 +92,10 @@ def credentials(banner: str) -> tuple[str, str, str]:
     return url.group(1), auth.group(2), tag.group(1)
 
 
-async def test_make_run_serves_the_printed_charger_and_ctrl_c_stops_everything(stack):
+async def test_make_run_serves_the_printed_charger_and_ctrl_c_stops_everything(stack, tmp_path):
     launch, started, ports = stack
-    url, password, id_tag = credentials(launch())
+    banner = launch()
+    url, password, id_tag = credentials(banner)
     assert all(listening(port) for port in ports.values())
 
     from ocpp.v16 import ChargePoint
@@ -126,9 +129,24 @@ async def test_make_run_serves_the_printed_charger_and_ctrl_c_stops_everything(s
         ("BootNotification", "in"), ("BootNotification", "out")]
     mongo.close()
 
+    # Security profile 2: the printed wss:// URL, trusting the printed CA file.
+    secure = re.search(r"Charge point wss : (\S+)\s+\(trust CA file (\S+)\)", banner)
+    assert secure, banner
+    async with websockets.connect(secure.group(1), subprotocols=["ocpp1.6"],  # type: ignore[list-item]
+                                  ssl=client_context(tmp_path / secure.group(2)),
+                                  additional_headers=basic_auth(cp_id, password)) as ws:
+        client = ChargePoint(cp_id, ws)
+        listener = asyncio.create_task(client.start())
+        heartbeat = await client.call(call.Heartbeat())
+        listener.cancel()
+    assert heartbeat.current_time
+
     started[0].send_signal(signal.SIGINT)
     assert started[0].wait(60) == 0
     assert not any(listening(port) for port in ports.values())
+    # The scheduled function ran on its (shortened) schedule meanwhile.
+    scheduler_log = (tmp_path / ".local" / "logs" / "scheduler.log").read_text()
+    assert re.search(r"command_sweeper (ran|failed)", scheduler_log), scheduler_log
 
 
 def test_a_second_start_keeps_the_seeded_demo_credentials(stack):

@@ -7,13 +7,13 @@ import asyncio
 import json
 import ssl
 import threading
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
 import websockets
 from csms_local.gateway import WebSocketGateway
-from csms_local.tls import server_context
+from csms_local.tls import ensure_certificates, server_context
 from ocpp.v16 import call
 from websockets.exceptions import InvalidStatus
 
@@ -157,3 +157,28 @@ async def test_each_event_names_the_listener_the_charger_used(gateway: GatewayTh
         ("CONNECT", secure), ("MESSAGE", secure), ("DISCONNECT", secure)] * 2
     assert [e["queryStringParameters"]["chargePointId"] for e in events[::3]] == ["A", "B", "C"]
 
+
+
+def test_the_local_ca_is_made_once_and_the_server_certificate_renewed_near_expiry(tmp_path):
+    from cryptography import x509
+
+    first = ensure_certificates(tmp_path / "tls")
+    ca, server = first.ca_cert.read_bytes(), first.server_cert.read_bytes()
+    assert {p.name: p.stat().st_mode & 0o777 for p in (first.ca_key, first.server_key)} == {
+        "ca-key.pem": 0o600, "server-key.pem": 0o600}
+    cert = x509.load_pem_x509_certificate(server)
+    names = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+    assert names.get_values_for_type(x509.DNSName) == ["localhost"]
+    assert [str(ip) for ip in names.get_values_for_type(x509.IPAddress)] == ["127.0.0.1"]
+
+    # A later start reuses both.
+    again = ensure_certificates(tmp_path / "tls")
+    assert (again.ca_cert.read_bytes(), again.server_cert.read_bytes()) == (ca, server)
+
+    # Close to its expiry, the server certificate is made again by the same CA.
+    later = cert.not_valid_after_utc - timedelta(days=1)
+    renewed = ensure_certificates(tmp_path / "tls", now=later)
+    assert renewed.ca_cert.read_bytes() == ca
+    fresh = x509.load_pem_x509_certificate(renewed.server_cert.read_bytes())
+    assert fresh.not_valid_after_utc > cert.not_valid_after_utc
+    fresh.verify_directly_issued_by(x509.load_pem_x509_certificate(ca))
