@@ -1,10 +1,16 @@
-# One venv holds everything; `make install` (implied by the other targets) builds it.
+# Two venvs, built by `make install` (implied by the other targets):
+#   .venv            the project on Python 3.11: handlers, local stack, tests, tools
+#   .venv-localstack LocalStack community only (make run's local AWS), on a Python >= 3.13
+#                    found on the machine (LOCALSTACK_BASE_PYTHON=/path/python3.13 picks one);
+#                    without one, install still succeeds and make run uses moto's server.
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
+LS_VENV  := .venv-localstack
+LS_STAMP := $(LS_VENV)/.installed
 
-.PHONY: install run test test-unit lint typecheck template-check bench build clean
+.PHONY: install localstack run test test-unit lint typecheck template-check bench build clean
 
 $(STAMP): requirements-dev.txt layers/common/requirements.txt pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -13,12 +19,28 @@ $(STAMP): requirements-dev.txt layers/common/requirements.txt pyproject.toml
 	$(BIN)/pip install --quiet --no-deps -e .
 	touch $(STAMP)
 
-install: $(STAMP)
+# Not created when no Python >= 3.13 exists: the next make looks again, in one line.
+$(LS_STAMP): requirements-localstack.txt $(STAMP)
+	@base="$$($(BIN)/python -m csms_local.services find-localstack-python)"; \
+	if [ -z "$$base" ]; then \
+	  echo "no Python >= 3.13 found for LocalStack: make run will use moto's server"; \
+	  exit 0; \
+	fi; \
+	set -e; \
+	echo "LocalStack venv $(LS_VENV) from $$base"; \
+	test -x $(LS_VENV)/bin/python || "$$base" -m venv $(LS_VENV); \
+	$(LS_VENV)/bin/pip install --quiet --upgrade pip; \
+	$(LS_VENV)/bin/pip install --quiet -r requirements-localstack.txt; \
+	touch $(LS_STAMP)
 
-run: $(STAMP)
+localstack: $(LS_STAMP)
+
+install: $(STAMP) $(LS_STAMP)
+
+run: install
 	$(BIN)/csms-local run
 
-test: $(STAMP)
+test: install
 	$(BIN)/ruff check .
 	$(BIN)/mypy layers/common local functions bench
 	$(BIN)/pytest -q -n 2 --dist loadfile
@@ -39,7 +61,7 @@ template-check: $(STAMP)
 build: $(STAMP)
 	$(BIN)/sam build
 
-bench: $(STAMP)
+bench: install
 	$(BIN)/python bench/run.py
 
 clean:

@@ -1,15 +1,18 @@
 """What Lambda's SQS event source mapping does, locally: receive batches from the events
-queue (on the AWS API emulator), invoke event_worker with an SQS event, delete what it
-did not report as failed. Failed messages come back after the visibility timeout."""
+queue (on the local AWS: LocalStack, or moto's server), invoke event_worker with an SQS
+event, delete what it did not report as failed. Failed messages come back after the
+visibility timeout."""
 
 from __future__ import annotations
 
+import json
 import logging
 import threading
 import uuid
 from collections.abc import Callable
 from typing import Any
 
+from csms_local import aws_local
 from csms_local.lambdas import LambdaContext
 
 logger = logging.getLogger("csms_local.sqs_poller")
@@ -17,45 +20,57 @@ logger = logging.getLogger("csms_local.sqs_poller")
 Handler = Callable[[dict[str, Any], Any], dict[str, Any]]
 
 
-def _local_sqs(endpoint_url: str) -> Any:
-    import boto3
+# The events queues as template.yaml declares them (EventsQueue, EventsDeadLetterQueue),
+# in SQS attribute form; tests/integration/test_local_queues_match_template.py holds the
+# two together. Only the names differ: CloudFormation makes up its own.
+DLQ_ATTRIBUTES = {
+    "FifoQueue": "true",
+    "MessageRetentionPeriod": "1209600",
+    "SqsManagedSseEnabled": "true",
+}
+QUEUE_ATTRIBUTES = {
+    "FifoQueue": "true",
+    "DeduplicationScope": "messageGroup",
+    "FifoThroughputLimit": "perMessageGroupId",
+    "VisibilityTimeout": "360",
+    "SqsManagedSseEnabled": "true",
+}
+MAX_RECEIVE_COUNT = 10
 
-    # The emulator takes any credentials; these are not secrets.
-    return boto3.client(
-        "sqs",
-        endpoint_url=endpoint_url,
-        region_name="us-east-1",
-        aws_access_key_id="local",
-        aws_secret_access_key="local",
-    )
+
+def _local_sqs(target: str | None) -> Any:
+    return aws_local.client("sqs", target)
 
 
 def create_queues(
-    endpoint_url: str, name: str = "csms-events", visibility: int = 2
+    target: str | None = None, name: str = "csms-events", visibility: int | None = None
 ) -> dict[str, str]:
-    """The FIFO events queue and its dead-letter queue, as template.yaml declares them."""
-    sqs = _local_sqs(endpoint_url)
-    dlq_url = sqs.create_queue(
-        QueueName=f"{name}-dlq.fifo", Attributes={"FifoQueue": "true"}
-    )["QueueUrl"]
+    """The FIFO events queue and its dead-letter queue, with template.yaml's attributes, on
+    the local AWS (`target`: host:port or URL; None: the environment's, see aws_local).
+    `visibility` shortens the visibility timeout for tests that wait for retries."""
+    sqs = _local_sqs(target)
+    dlq_url = sqs.create_queue(QueueName=f"{name}-dlq.fifo", Attributes=DLQ_ATTRIBUTES)[
+        "QueueUrl"
+    ]
     dlq_arn = sqs.get_queue_attributes(QueueUrl=dlq_url, AttributeNames=["QueueArn"])[
         "Attributes"
     ]["QueueArn"]
-    queue_url = sqs.create_queue(
-        QueueName=f"{name}.fifo",
-        Attributes={
-            "FifoQueue": "true",
-            "VisibilityTimeout": str(visibility),
-            # A backstop behind the worker's own attempts (EVENT_MAX_ATTEMPTS).
-            "RedrivePolicy": f'{{"deadLetterTargetArn":"{dlq_arn}","maxReceiveCount":"10"}}',
-        },
-    )["QueueUrl"]
+    attributes = dict(QUEUE_ATTRIBUTES)
+    if visibility is not None:
+        attributes["VisibilityTimeout"] = str(visibility)
+    # A backstop behind the worker's own attempts (EVENT_MAX_ATTEMPTS).
+    attributes["RedrivePolicy"] = json.dumps(
+        {"deadLetterTargetArn": dlq_arn, "maxReceiveCount": MAX_RECEIVE_COUNT}
+    )
+    queue_url = sqs.create_queue(QueueName=f"{name}.fifo", Attributes=attributes)["QueueUrl"]
     return {"EVENTS_QUEUE_URL": queue_url, "EVENTS_DLQ_URL": dlq_url}
 
 
 class SqsPoller:
-    def __init__(self, endpoint_url: str, queue_url: str, handler: Handler, batch_size: int = 10):
-        self._sqs: Any = _local_sqs(endpoint_url)
+    def __init__(
+        self, target: str | None, queue_url: str, handler: Handler, batch_size: int = 10
+    ):
+        self._sqs: Any = _local_sqs(target)
         self._queue_url = queue_url
         self._arn = self._sqs.get_queue_attributes(
             QueueUrl=queue_url, AttributeNames=["QueueArn"]
