@@ -162,9 +162,12 @@ def start_services(config: StackConfig) -> list[services.Server]:
         ("WebSocket TLS", config.wss_port),
         ("HTTP", config.http_port),
     ]
-    for name, port in listeners + [
-        (s.name, s.port) for s in wanted
-    ]:
+    ports = listeners + [(s.name, s.port) for s in wanted]
+    taken: dict[int, str] = {}
+    for name, port in ports:
+        if port in taken:
+            raise SystemExit(f"port {port} is set for both {taken[port]} and {name}")
+        taken[port] = name
         _ensure_free(name, port)
     started: list[services.Server] = []
     try:
