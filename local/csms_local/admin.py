@@ -128,9 +128,21 @@ def jwt_secret() -> str:
     local_file = Path(os.environ.get("LOCAL_DATA_DIR", ".local")) / "jwt-secret"
     if not secret and local_file.exists():
         secret = local_file.read_text().strip()
+    if not secret and os.environ.get("JWT_SECRET_ARN"):
+        # As the tenant API reads it; the local AWS through localstack-client.
+        from csms_local import aws_local
+
+        client = aws_local.client("secretsmanager", region_name=_region())
+        secret = client.get_secret_value(SecretId=os.environ["JWT_SECRET_ARN"])["SecretString"]
     if not secret:
-        raise AdminError("set JWT_SECRET (the local stack writes .local/jwt-secret)")
+        raise AdminError(
+            "set JWT_SECRET or JWT_SECRET_ARN (the local stack writes .local/jwt-secret)"
+        )
     return secret
+
+
+def _region() -> str:
+    return os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or "us-east-1"
 
 
 def issue_token(tenant_id: str | None, role: str, ttl_seconds: int, subject: str | None) -> str:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -22,6 +23,12 @@ def invoke(function: str, event_file: Path) -> dict[str, object]:
 
     config = StackConfig.from_env()
     apply_local_environment(config)
+    if "EVENTS_QUEUE_URL" not in os.environ:
+        # As the stack's handlers do: records to the running stack's events queue, found
+        # on its LocalStack through localstack-client; without one they are stored inline.
+        from csms_local.sqs_poller import find_queues
+
+        os.environ.update(find_queues())
     text = event_file.read_text()
     demo_file = config.data_dir / "demo.json"
     if "{{demo." in text:

@@ -66,6 +66,23 @@ def create_queues(
     return {"EVENTS_QUEUE_URL": queue_url, "EVENTS_DLQ_URL": dlq_url}
 
 
+def find_queues(target: str | None = None, name: str = "csms-events") -> dict[str, str]:
+    """The running local stack's events queues (EVENTS_QUEUE_URL, EVENTS_DLQ_URL) on the
+    local AWS, or {} when there is no such AWS or queue (answers within a few seconds)."""
+    from botocore.config import Config
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    quick = Config(connect_timeout=1, read_timeout=5, retries={"max_attempts": 1})
+    sqs = aws_local.session(target).client("sqs", config=quick)
+    try:
+        return {
+            "EVENTS_QUEUE_URL": sqs.get_queue_url(QueueName=f"{name}.fifo")["QueueUrl"],
+            "EVENTS_DLQ_URL": sqs.get_queue_url(QueueName=f"{name}-dlq.fifo")["QueueUrl"],
+        }
+    except (BotoCoreError, ClientError):
+        return {}
+
+
 class SqsPoller:
     def __init__(
         self, target: str | None, queue_url: str, handler: Handler, batch_size: int = 10

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import secrets
 import subprocess
 import sys
 import uuid
@@ -13,7 +14,12 @@ import jwt
 import pytest
 from csms import bootstrap
 from csms_local import admin as admin_cli
+from csms_local import aws_local
 from csms_local.cli import invoke
+from csms_local.services import free_port
+from csms_local.sqs_poller import create_queues
+
+from tests.localstack_fixtures import local_aws_url  # noqa: F401 - the fixture
 
 EVENTS = Path(__file__).resolve().parents[2] / "events"
 
@@ -28,6 +34,11 @@ def local_stack_env(tmp_path, monkeypatch, redis_url, mongodb_uri, key_prefix):
     monkeypatch.setenv("WEBSOCKET_MANAGEMENT_ENDPOINT", "http://127.0.0.1:9")
     monkeypatch.setenv("JWT_SECRET", "test-secret-" + uuid.uuid4().hex)
     monkeypatch.setenv("MQTT_URL", "")  # no broker here: records are stored inline
+    # No local AWS at the stack's AWS port either (a `make run` of the developer's own
+    # must not receive this test's records): invoke finds no events queue.
+    monkeypatch.setenv("LOCAL_AWS_PORT", str(free_port()))
+    for name in ("AWS_ENDPOINT_URL", "EVENTS_QUEUE_URL", "EVENTS_DLQ_URL", "JWT_SECRET_ARN"):
+        monkeypatch.delenv(name, raising=False)
     saved = dict(os.environ)
     bootstrap.reset()
     yield tmp_path
@@ -125,3 +136,43 @@ def test_tenant_api_sample_events_get_their_documented_status(demo, event, statu
     result = invoke("tenant_api", EVENTS / f"tenant_api/{event}.json")
 
     assert result["statusCode"] == status, result
+
+
+@pytest.fixture
+def own_localstack_account(local_aws_url, monkeypatch):  # noqa: F811
+    """The session's LocalStack, in an account of this test's own (LocalStack takes a
+    12-digit access key as the account), so no other test's queues are visible."""
+    monkeypatch.setenv("AWS_ENDPOINT_URL", local_aws_url)
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", str(secrets.randbelow(10**12)).zfill(12))
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "test")
+    return local_aws_url
+
+
+def test_invoke_sends_records_to_the_running_stacks_events_queue(demo, own_localstack_account):
+    # The queues `make run` creates on its LocalStack, under their usual name.
+    queues = create_queues(own_localstack_account)
+
+    assert invoke("ws_connect", EVENTS / "ws_connect/demo-accepted.json")["statusCode"] == 200
+    booted = json.loads(invoke("ws_message", EVENTS / "ws_message/boot-notification.json")["body"])
+
+    assert booted[2]["status"] == "Accepted"
+    assert os.environ["EVENTS_QUEUE_URL"] == queues["EVENTS_QUEUE_URL"]
+    sqs = aws_local.client("sqs")  # the environment's endpoint, as the tools find it
+    bodies = [m["Body"] for m in sqs.receive_message(
+        QueueUrl=queues["EVENTS_QUEUE_URL"], MaxNumberOfMessages=10, WaitTimeSeconds=2
+    ).get("Messages", [])]
+    assert any("BootNotification" in body for body in bodies), bodies
+
+
+def test_admin_reads_the_token_key_from_secrets_manager(local_stack_env, own_localstack_account,
+                                                        monkeypatch):
+    key = secrets.token_urlsafe(32)
+    client = aws_local.client("secretsmanager", own_localstack_account)
+    arn = client.create_secret(Name=f"jwt-{uuid.uuid4().hex[:8]}", SecretString=key)["ARN"]
+    monkeypatch.setenv("JWT_SECRET_ARN", arn)
+    monkeypatch.delenv("JWT_SECRET")
+
+    token = admin_cli.run(["token", "issue", "--tenant", "acme", "--role", "viewer"])["token"]
+
+    claims = jwt.decode(token, key, algorithms=["HS256"], audience="csms-tenant-api")
+    assert claims["tenant_id"] == "acme"
