@@ -89,7 +89,7 @@ def test_a_reconnect_delivers_queued_commands_without_a_call_from_the_charger(wo
 def test_a_fresh_connection_is_retried_until_its_handshake_completes(world: World):
     world.gateway.gone.add(CONNECTION)
     attempts = []
-    world.commands._sleep = lambda seconds: (attempts.append(seconds),  # noqa: SLF001
+    world.commands._sleep = lambda seconds: (attempts.append(seconds),
                                              world.gateway.gone.discard(CONNECTION))
 
     command = submit(world)

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
-from csms.domain.commands import Command, CommandStatus
+from csms.domain.commands import Command, CommandStatus, Taken
 from csms.domain.model import (
     BootInfo,
     ConnectionInfo,
@@ -56,6 +56,13 @@ class PendingCalls(Protocol):
     def take(self, charge_point_id: str, message_id: str) -> str | None:
         """Get and delete in one step: of two deliveries of an answer, one gets it."""
 
+    def release_connection(self, charge_point_id: str, connection_id: str) -> str | None:
+        """Remove the outstanding command if it was sent on this connection; its id.
+        Of everyone trying to end that command, only the one who removed it gets it."""
+
+    def expire(self, charge_point_id: str, message_id: str, now: datetime) -> bool:
+        """Remove this pending Call if its deadline has passed; True if this removed it."""
+
     def clear(self, charge_point_id: str) -> None: ...
 
 
@@ -85,8 +92,12 @@ class CommandQueue(Protocol):
 
     def push(self, charge_point_id: str, command_id: str, frame: str) -> None: ...
 
-    def take_next(self, charge_point_id: str) -> tuple[str, str] | None:
-        """(command id, frame) now outstanding, or None (queue empty or a Call pending)."""
+    def take_next(
+        self, charge_point_id: str, connection_id: str, now: datetime, answer_by: datetime
+    ) -> Taken | None:
+        """Make the oldest queued command outstanding on `connection_id`, to be answered
+        by `answer_by`. None while another Call is pending and not yet overdue; an
+        overdue one is taken over atomically and named in the result."""
 
     def queued(self, charge_point_id: str) -> int: ...
 
@@ -135,6 +146,15 @@ class ChargePointState(Protocol):
         self, charge_point_id: str, connector_id: int, transaction_id: int | None
     ) -> None: ...
 
+    def clear_current_transaction(
+        self, charge_point_id: str, connector_id: int, transaction_id: int
+    ) -> None:
+        """Clear the connector's current transaction if it still is `transaction_id`
+        (a late stop of an old transaction leaves a newer one in place)."""
+
+    def heard_from_since(self, charge_point_id: str, since: datetime) -> bool:
+        """Whether the charge point sent anything at or after `since`."""
+
     def record_configuration(
         self, charge_point_id: str, keys: Sequence[dict[str, Any]], unknown: Sequence[str]
     ) -> None:
@@ -161,6 +181,19 @@ class Transactions(Protocol):
 
     def active_for_id_tag(self, id_tag: str) -> Transaction | None: ...
 
+    def active(
+        self,
+        *,
+        id_tag: str | None = None,
+        charge_point_id: str | None = None,
+        connector_id: int | None = None,
+    ) -> list[Transaction]:
+        """Open transactions matching every criterion given, newest first."""
+
+    def close(self, transaction: Transaction) -> bool:
+        """Store `transaction` as the CSMS stopped it (Transaction.closed), unless it is
+        no longer open; True when this call stopped it."""
+
 
 class IdTags(Protocol):
     def get(self, id_tag: str) -> IdTag | None: ...
@@ -174,6 +207,9 @@ class MeterValues(Protocol):
     def add(self, values: Sequence[MeterValue], keep_for: timedelta | None = None) -> None:
         """Store readings once each (a retried delivery adds nothing); `keep_for` sets
         when each expires (TTL index)."""
+
+    def latest(self, transaction_id: int, limit: int) -> list[MeterValue]:
+        """A transaction's newest `limit` readings, newest first."""
 
 
 class Sessions(Protocol):
@@ -221,6 +257,12 @@ class CommandLog(Protocol):
         error: dict[str, Any] | None = None,
     ) -> bool:
         """Any non-final status -> a final one; False when it was final already."""
+
+    def overdue(self, now: datetime, limit: int) -> list[Command]:
+        """Queued or sent commands whose deadline has passed, oldest deadline first."""
+
+    def queued_charge_points(self, limit: int) -> list[str]:
+        """Charge points that have commands waiting to be sent."""
 
 
 class MessageLog(Protocol):

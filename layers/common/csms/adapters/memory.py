@@ -7,7 +7,7 @@ from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any
 
-from csms.domain.commands import Command, CommandStatus
+from csms.domain.commands import Command, CommandStatus, Taken
 from csms.domain.model import (
     AuthorizationStatus,
     Booted,
@@ -60,6 +60,8 @@ class MemoryConnectionRegistry:
 class MemoryPendingCalls:
     def __init__(self) -> None:
         self.calls: dict[str, dict[str, str]] = {}
+        # charge point -> (outstanding command id, its connection, its deadline)
+        self.inflight: dict[str, tuple[str, str, datetime]] = {}
 
     def add(self, charge_point_id: str, message_id: str, request: str) -> None:
         self.calls.setdefault(charge_point_id, {})[message_id] = request
@@ -74,10 +76,31 @@ class MemoryPendingCalls:
         return self.calls.get(charge_point_id, {}).pop(message_id, None) is not None
 
     def take(self, charge_point_id: str, message_id: str) -> str | None:
-        return self.calls.get(charge_point_id, {}).pop(message_id, None)
+        request = self.calls.get(charge_point_id, {}).pop(message_id, None)
+        owner = self.inflight.get(charge_point_id)
+        if owner is not None and owner[0] == message_id:
+            del self.inflight[charge_point_id]
+        return request
+
+    def release_connection(self, charge_point_id: str, connection_id: str) -> str | None:
+        owner = self.inflight.get(charge_point_id)
+        if owner is None or owner[1] != connection_id:
+            return None
+        self.take(charge_point_id, owner[0])
+        return owner[0]
+
+    def expire(self, charge_point_id: str, message_id: str, now: datetime) -> bool:
+        if message_id not in self.calls.get(charge_point_id, {}):
+            return False
+        owner = self.inflight.get(charge_point_id)
+        if owner is not None and owner[0] == message_id and owner[2] > now:
+            return False
+        self.take(charge_point_id, message_id)
+        return True
 
     def clear(self, charge_point_id: str) -> None:
         self.calls.pop(charge_point_id, None)
+        self.inflight.pop(charge_point_id, None)
 
 
 class MemoryReplayCache:
@@ -118,13 +141,23 @@ class MemoryCommandQueue:
     def push(self, charge_point_id: str, command_id: str, frame: str) -> None:
         self.queues.setdefault(charge_point_id, []).append((command_id, frame))
 
-    def take_next(self, charge_point_id: str) -> tuple[str, str] | None:
+    def take_next(
+        self, charge_point_id: str, connection_id: str, now: datetime, answer_by: datetime
+    ) -> Taken | None:
+        overdue = None
+        if self._pending.calls.get(charge_point_id):
+            owner = self._pending.inflight.get(charge_point_id)
+            if owner is None or owner[2] > now:
+                return None
+            overdue = owner[0]
+            self._pending.clear(charge_point_id)
         queue = self.queues.get(charge_point_id)
-        if self._pending.calls.get(charge_point_id) or not queue:
-            return None
+        if not queue:
+            return Taken(None, "", overdue)
         command_id, frame = queue.pop(0)
         self._pending.add(charge_point_id, command_id, frame)
-        return command_id, frame
+        self._pending.inflight[charge_point_id] = (command_id, connection_id, answer_by)
+        return Taken(command_id, frame, overdue)
 
     def queued(self, charge_point_id: str) -> int:
         return len(self.queues.get(charge_point_id, []))
@@ -207,9 +240,11 @@ class MemoryDirectory:
 
 
 class MemoryChargePointState:
-    def __init__(self) -> None:
+    def __init__(self, messages: MemoryMessageLog | None = None) -> None:
         self.state: dict[str, dict[str, Any]] = {}
         self.notifications: list[tuple[str, str, dict[str, Any]]] = []
+        # The tenant's message log: what each charger sent, and when (as in MongoDB).
+        self._messages = messages if messages is not None else MemoryMessageLog()
 
     def _cp(self, charge_point_id: str) -> dict[str, Any]:
         return self.state.setdefault(charge_point_id, {"connectors": {}})
@@ -219,6 +254,21 @@ class MemoryChargePointState:
     ) -> None:
         connectors = self._cp(charge_point_id)["connectors"]
         connectors.setdefault(connector_id, {})["transaction_id"] = transaction_id
+
+    def clear_current_transaction(
+        self, charge_point_id: str, connector_id: int, transaction_id: int
+    ) -> None:
+        connector = self._cp(charge_point_id)["connectors"].get(connector_id, {})
+        if connector.get("transaction_id") == transaction_id:
+            connector["transaction_id"] = None
+
+    def heard_from_since(self, charge_point_id: str, since: datetime) -> bool:
+        return any(
+            e.get("charge_point_id") == charge_point_id
+            and e.get("direction") == "in"
+            and e["timestamp"] >= since
+            for e in self._messages.entries
+        )
 
     def record_configuration(
         self, charge_point_id: str, keys: Sequence[dict[str, Any]], unknown: Sequence[str]
@@ -342,6 +392,15 @@ class MemoryCommandLog:
         )
         return True
 
+    def overdue(self, now: datetime, limit: int) -> list[Command]:
+        waiting = [c for c in self.commands.values() if c.expired(now)]
+        return sorted(waiting, key=lambda c: c.expires_at)[:limit]
+
+    def queued_charge_points(self, limit: int) -> list[str]:
+        queued = {c.charge_point_id for c in self.commands.values()
+                  if c.status is CommandStatus.QUEUED}
+        return sorted(queued)[:limit]
+
 
 class MemoryTransactions:
     def __init__(self) -> None:
@@ -388,6 +447,30 @@ class MemoryTransactions:
         ]
         return active[-1] if active else None
 
+    def active(
+        self,
+        *,
+        id_tag: str | None = None,
+        charge_point_id: str | None = None,
+        connector_id: int | None = None,
+    ) -> list[Transaction]:
+        wanted = {"id_tag": id_tag, "charge_point_id": charge_point_id,
+                  "connector_id": connector_id}
+        matching = [
+            t
+            for t in self.by_id.values()
+            if t.status is TransactionStatus.ACTIVE
+            and all(v is None or getattr(t, k) == v for k, v in wanted.items())
+        ]
+        return sorted(matching, key=lambda t: (t.start_timestamp, t.transaction_id), reverse=True)
+
+    def close(self, transaction: Transaction) -> bool:
+        current = self.by_id.get(transaction.transaction_id)
+        if current is None or current.status is not TransactionStatus.ACTIVE:
+            return False
+        self.by_id[transaction.transaction_id] = transaction
+        return True
+
 
 class MemoryIdTags:
     def __init__(self) -> None:
@@ -409,6 +492,10 @@ class MemoryMeterValues:
 
     def add(self, values: Sequence[MeterValue], keep_for: timedelta | None = None) -> None:
         self.values.extend(v for v in values if v not in self.values)
+
+    def latest(self, transaction_id: int, limit: int) -> list[MeterValue]:
+        mine = [v for v in self.values if v.transaction_id == transaction_id]
+        return sorted(mine, key=lambda v: v.timestamp, reverse=True)[:limit]
 
 
 class MemorySessions:
@@ -437,12 +524,12 @@ class MemoryMessageLog:
 
 class MemoryTenantData:
     def __init__(self) -> None:
-        self.charge_points = MemoryChargePointState()
+        self.messages = MemoryMessageLog()
+        self.charge_points = MemoryChargePointState(self.messages)
         self.transactions = MemoryTransactions()
         self.id_tags = MemoryIdTags()
         self.meter_values = MemoryMeterValues()
         self.sessions = MemorySessions()
-        self.messages = MemoryMessageLog()
         self.commands = MemoryCommandLog()
         self.reservations = MemoryReservations()
         self.charging_profiles = MemoryChargingProfiles()

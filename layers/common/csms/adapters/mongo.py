@@ -21,6 +21,7 @@ from csms.domain.commands import FINAL_STATUSES, Command, CommandStatus
 from csms.domain.model import (
     AuthorizationStatus,
     Booted,
+    ConcurrentTransactions,
     ConnectionChanged,
     ConnectionInfo,
     ConnectionStatus,
@@ -150,6 +151,10 @@ class MongoDirectory:
 
 def _tenant(doc: Doc) -> Tenant:
     fields = {k: v for k, v in doc.items() if k in Tenant.__dataclass_fields__}
+    if "concurrent_transactions" in fields:
+        fields["concurrent_transactions"] = ConcurrentTransactions(
+            fields["concurrent_transactions"]
+        )
     return Tenant(tenant_id=doc["_id"], **fields)
 
 
@@ -167,6 +172,7 @@ class MongoChargePointState:
     def __init__(self, db: Database[Doc]) -> None:
         self._c: Collection[Doc] = db["charge_points"]
         self._history: Collection[Doc] = db["notifications"]
+        self._messages: Collection[Doc] = db["ocpp_messages"]
 
     def _set(self, charge_point_id: str, fields: Doc) -> None:
         self._c.update_one({"_id": charge_point_id}, {"$set": fields}, upsert=True)
@@ -175,6 +181,22 @@ class MongoChargePointState:
         self, charge_point_id: str, connector_id: int, transaction_id: int | None
     ) -> None:
         self._set(charge_point_id, {f"connectors.{connector_id}.transaction_id": transaction_id})
+
+    def clear_current_transaction(
+        self, charge_point_id: str, connector_id: int, transaction_id: int
+    ) -> None:
+        field = f"connectors.{connector_id}.transaction_id"
+        self._c.update_one({"_id": charge_point_id, field: transaction_id}, {"$set": {field: None}})
+
+    def heard_from_since(self, charge_point_id: str, since: datetime) -> bool:
+        # The message log knows every frame the charger sent (heartbeats are optional in
+        # OCPP-J, so last_heartbeat alone would not do); one indexed lookup, made only
+        # when another charge point's transaction is in question.
+        found = self._messages.find_one(
+            {"charge_point_id": charge_point_id, "timestamp": {"$gte": since}, "direction": "in"},
+            {"_id": 1},
+        )
+        return found is not None
 
     def record_configuration(
         self, charge_point_id: str, keys: Sequence[dict[str, Any]], unknown: Sequence[str]
@@ -350,6 +372,27 @@ class MongoTransactions:
         )
         return _transaction(document) if document else None
 
+    def active(
+        self,
+        *,
+        id_tag: str | None = None,
+        charge_point_id: str | None = None,
+        connector_id: int | None = None,
+    ) -> list[Transaction]:
+        query: Doc = {"status": TransactionStatus.ACTIVE.value}
+        criteria = {"id_tag": id_tag, "charge_point_id": charge_point_id,
+                    "connector_id": connector_id}
+        query |= {k: v for k, v in criteria.items() if v is not None}
+        cursor = self._c.find(query).sort([("start_timestamp", DESCENDING), ("_id", DESCENDING)])
+        return [_transaction(document) for document in cursor]
+
+    def close(self, transaction: Transaction) -> bool:
+        result = self._c.update_one(
+            {"_id": transaction.transaction_id, "status": TransactionStatus.ACTIVE.value},
+            {"$set": _transaction_document(transaction)},
+        )
+        return result.matched_count == 1
+
 
 def _transaction_document(t: Transaction) -> Doc:
     return {
@@ -367,6 +410,8 @@ def _transaction_document(t: Transaction) -> Doc:
         "stop_id_tag": t.stop_id_tag,
         "energy_wh": t.energy_wh,
         "reservation_id": t.reservation_id,
+        "closed_at": t.closed_at,
+        "closed_by": t.closed_by,
     }
 
 
@@ -385,6 +430,8 @@ def _transaction(d: Doc) -> Transaction:
         stop_reason=d.get("stop_reason"),
         stop_id_tag=d.get("stop_id_tag"),
         reservation_id=d.get("reservation_id"),
+        closed_at=d.get("closed_at"),
+        closed_by=d.get("closed_by"),
     )
 
 
@@ -439,6 +486,23 @@ class MongoMeterValues:
                 document["expire_at"] = v.timestamp + keep_for
             documents.append(document)
         _insert_new(self._c, documents)
+
+    def latest(self, transaction_id: int, limit: int) -> list[MeterValue]:
+        cursor = (
+            self._c.find({"transaction_id": transaction_id})
+            .sort("timestamp", DESCENDING)
+            .limit(limit)
+        )
+        return [
+            MeterValue(
+                d["charge_point_id"],
+                d["connector_id"],
+                d["timestamp"],
+                d["sampled_value"],
+                d["transaction_id"],
+            )
+            for d in cursor
+        ]
 
 
 def _insert_new(collection: Collection[Doc], documents: list[Doc]) -> None:
@@ -589,6 +653,19 @@ class MongoCommandLog:
         )
         return result.matched_count == 1
 
+    def overdue(self, now: datetime, limit: int) -> list[Command]:
+        waiting = [CommandStatus.QUEUED.value, CommandStatus.SENT.value]
+        cursor = (
+            self._c.find({"status": {"$in": waiting}, "expires_at": {"$lte": now}})
+            .sort("expires_at", ASCENDING)
+            .limit(limit)
+        )
+        return [command_from_document(doc) for doc in cursor]
+
+    def queued_charge_points(self, limit: int) -> list[str]:
+        found = self._c.distinct("charge_point_id", {"status": CommandStatus.QUEUED.value})
+        return sorted(found)[:limit]
+
 
 def command_from_document(doc: Doc) -> Command:
     fields = {k: v for k, v in doc.items() if k in Command.__dataclass_fields__}
@@ -618,6 +695,10 @@ class MongoTenantData:
         )
         db["transactions"].create_index([("status", ASCENDING), ("start_timestamp", DESCENDING)])
         db["transactions"].create_index([("id_tag", ASCENDING), ("status", ASCENDING)])
+        # A StartTransaction looks for what is still open on its connector.
+        db["transactions"].create_index(
+            [("charge_point_id", ASCENDING), ("status", ASCENDING), ("connector_id", ASCENDING)]
+        )
         db["meter_values"].create_index([("transaction_id", ASCENDING), ("timestamp", ASCENDING)])
         db["meter_values"].create_index([("charge_point_id", ASCENDING), ("timestamp", DESCENDING)])
         db["sessions"].create_index([("charge_point_id", ASCENDING), ("connected_at", DESCENDING)])
@@ -634,6 +715,8 @@ class MongoTenantData:
             [("charge_point_id", ASCENDING), ("timestamp", DESCENDING)]
         )
         db["commands"].create_index([("charge_point_id", ASCENDING), ("created_at", DESCENDING)])
+        # The sweep looks for commands still waiting past their deadline.
+        db["commands"].create_index([("status", ASCENDING), ("expires_at", ASCENDING)])
         db["charging_profiles"].create_index(
             [("charge_point_id", ASCENDING), ("profile_id", ASCENDING)], unique=True
         )
