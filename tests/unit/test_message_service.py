@@ -1,5 +1,7 @@
 """The $default flow around the handlers: replies, replays, pending calls, the log."""
 
+import json
+
 from .conftest import CP
 
 
@@ -46,9 +48,24 @@ def test_an_unmatched_call_result_is_logged_and_not_answered(world):
     assert world.tenant.messages.entries[-1]["matched"] is False
 
 
-def test_a_frame_on_an_unregistered_connection_gets_security_error(world):
+def test_an_unregistered_connection_is_told_and_closed_so_the_charger_reconnects(world):
     reply = world.send([2, "m1", "Heartbeat", {}], connection_id="stranger")
-    assert reply[2] == "SecurityError"
+
+    assert reply is None  # posted through @connections, then the connection is closed
+    (connection_id, frame) = world.gateway.sent[-1]
+    assert connection_id == "stranger" and json.loads(frame)[:3] == [4, "m1", "SecurityError"]
+    assert world.gateway.closed == ["stranger"]
+
+
+def test_an_unregistered_connection_gets_security_error_if_it_cannot_be_closed(world):
+    def unreachable(connection_id):
+        raise ConnectionError("@connections unreachable")
+
+    world.gateway.close = unreachable
+
+    reply = world.send([2, "m1", "Heartbeat", {}], connection_id="stranger")
+
+    assert reply[:3] == [4, "m1", "SecurityError"]
 
 
 def test_a_storage_failure_is_answered_with_internal_error(world):

@@ -180,6 +180,18 @@ class CommandService:
             logger.exception("could not send queued commands after the reply")
         return True
 
+    def say_goodbye(self, connection_id: str, last_frame: str) -> bool:
+        """Send a last frame and close the connection; False if that could not be done
+        (the caller then answers as usual and the charger stays connected)."""
+        try:
+            gateway = self._gateway()
+            gateway.post(connection_id, last_frame)
+            gateway.close(connection_id)
+        except Exception:
+            logger.warning("could not close an unregistered connection", exc_info=True)
+            return False
+        return True
+
     def release_connection(self, tenant_id: str, charge_point_id: str, connection_id: str) -> None:
         """The connection closed or was replaced: the command in flight on it can no
         longer be answered, so it ends `failed` now rather than at its deadline."""

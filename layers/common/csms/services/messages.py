@@ -64,8 +64,7 @@ class MessageService:
         try:
             connection = self._registry.lookup(connection_id)
             if connection is None:
-                unique_id = _unique_id_of(raw)
-                raise OcppError(ErrorKind.SECURITY_ERROR, "Connection is not registered; reconnect")
+                return self._unregistered(connection_id, raw, version)
             if identified is not None:
                 identified(connection)
             router = self._routers[connection.subprotocol]
@@ -95,6 +94,16 @@ class MessageService:
                 ErrorKind.INTERNAL_ERROR, "Central System temporarily unavailable"
             )
             return serialize(version.call_error(_unique_id_of(raw), unavailable))
+
+    def _unregistered(self, connection_id: str, raw: str, version: OcppVersion) -> str | None:
+        """A connection Redis no longer knows (its data was lost, or the entry expired):
+        the charger cannot be identified, so it is told, and the connection is closed so
+        that the charger reconnects and registers again."""
+        refused = OcppError(ErrorKind.SECURITY_ERROR, "Connection is not registered; reconnect")
+        reply = serialize(version.call_error(_unique_id_of(raw), refused))
+        if self._commands.say_goodbye(connection_id, reply):
+            return None
+        return reply
 
     def _on_call(
         self,
