@@ -15,5 +15,9 @@ def on_sweep(event: dict[str, Any]) -> dict[str, Any]:
     finally:
         # The outcomes (command_completed events) are stored and published as usual.
         bootstrap.records().flush()
-    logger.info("commands swept", extra=swept)
+    # Quiet when there was nothing to do: it runs every minute.
+    if swept["timed_out"]:
+        logger.info("commands swept", extra=swept)
+    else:
+        logger.debug("commands swept", extra=swept)
     return swept
