@@ -10,9 +10,10 @@ the same run on the same machine (ratios, not absolute numbers, are what carry o
 3. Cold start of the $default function (import plus init) beside a plain import of the
    libraries a straightforward handler would load.
 4. Queue-driven persistence: the $default handler's time per hot message with its
-   runtime records stored in MongoDB inline (before) and sent to SQS (after), plus the
-   MongoDB round trips each costs; and the event worker's throughput into MongoDB beside
-   one insert per record.
+   runtime records stored in MongoDB inline (before) and sent to SQS (after) on
+   LocalStack (make run's local AWS) and on moto's server (its fallback) in the same run,
+   plus the MongoDB round trips each costs; the event worker's throughput into MongoDB
+   through each beside one insert per record; and each emulator's own SQS FIFO rates.
 5. A command's round trip through the local stack (tenant API POST with ?wait, the
    @connections hop, a real ocpp 1.6 client answering, the answer through $default)
    beside the same charger's own Heartbeat round trip through the same gateway.
@@ -290,9 +291,10 @@ class MongoCommands(monitoring.CommandListener):
 
 
 def records_section(
-    redis_url: str, mongodb_uri: str, moto_url: str, mqtt_url: str
+    redis_url: str, mongodb_uri: str, emulators: dict[str, str], mqtt_url: str
 ) -> tuple[list[tuple[str, str, float, float]], dict[str, float]]:
-    """$default per hot message in three wirings, then the worker's throughput."""
+    """$default per hot message with records inline, through SQS on each AWS emulator
+    (`emulators`: name -> URL) and dropped; then the worker's throughput per emulator."""
     counter = MongoCommands()
     monitoring.register(counter)
     from csms import bootstrap
@@ -305,10 +307,10 @@ def records_section(
 
     os.environ.update(MONGODB_URI=mongodb_uri, REDIS_URL=redis_url, MQTT_URL=mqtt_url,
                       REDIS_KEY_PREFIX=f"bench4-{uuid.uuid4().hex[:6]}",
-                      AWS_ENDPOINT_URL=moto_url, AWS_ACCESS_KEY_ID="local",
-                      AWS_SECRET_ACCESS_KEY="local", AWS_REGION="us-east-1",
-                      POWERTOOLS_LOG_LEVEL="ERROR")
-    queues = create_queues(moto_url, name=f"bench-{uuid.uuid4().hex[:6]}", visibility=30)
+                      AWS_ACCESS_KEY_ID="local", AWS_SECRET_ACCESS_KEY="local",
+                      AWS_REGION="us-east-1", POWERTOOLS_LOG_LEVEL="ERROR")
+    queues = {name: create_queues(url, name=f"bench-{uuid.uuid4().hex[:6]}", visibility=30)
+              for name, url in emulators.items()}
     tenant, cp, connection_id = "bench4", "BENCH4-CP", "bench4-connection="
     Admin(mongodb_uri).create_tenant(tenant, "Bench 4")
     base = datetime(2026, 1, 1, tzinfo=UTC)
@@ -328,13 +330,15 @@ def records_section(
         def send(self, envelopes: object) -> None:
             pass
 
+    def via(name: str) -> Callable[[], object]:
+        return lambda: os.environ.update(AWS_ENDPOINT_URL=emulators[name], **queues[name])
+
     wirings: dict[str, Callable[[], object]] = {
         "MongoDB inline (before)": lambda: os.environ.pop("EVENTS_QUEUE_URL", None),
-        "SQS via moto (after)": lambda: os.environ.update(queues),
+        **{f"SQS via {name} (after)": via(name) for name in emulators},
     }
-    # As deployed, the worker drains the queue while chargers send (the emulator slows
+    # As deployed, the worker drains the queue while chargers send (an emulator may slow
     # down as its queue grows, so an undrained queue would overstate the cost).
-    poller = SqsPoller(moto_url, queues["EVENTS_QUEUE_URL"], load_handler("event_worker"))
     def constant(value: BufferedRecords) -> Any:
         return functools.cache(lambda: value)
 
@@ -348,8 +352,11 @@ def records_section(
             bootstrap.records = constant(BufferedRecords(NullQueue()))
         bootstrap.connection_registry().register(
             ConnectionInfo(connection_id, cp, tenant, "ocpp1.6", datetime.now(UTC)))
-        if label.startswith("SQS"):
-            poller.start()
+        poller = None
+        if label.startswith("SQS via "):
+            name = label.removeprefix("SQS via ").removesuffix(" (after)")
+            poller = SqsPoller(emulators[name], queues[name]["EVENTS_QUEUE_URL"],
+                               load_handler("event_worker")).start()
         for action in HOT:
             def send(i: int, action: str = action) -> None:
                 reply = on_message({"requestContext": {"connectionId": connection_id},
@@ -361,33 +368,67 @@ def records_section(
             us = per_op_us(send, RECORD_ITERATIONS)
             ops = (counter.count - before) / (5 * RECORD_ITERATIONS + 1)
             rows.append((label, action, us, ops))
-        if label.startswith("SQS"):
+        if poller is not None:
             poller.stop()
     bootstrap.records = original_records
     os.environ.pop("EVENTS_QUEUE_URL", None)
     os.environ.pop("EVENTS_DLQ_URL", None)
     bootstrap.reset()
-    return rows, worker_throughput(moto_url, queues, tenant, load_handler, SqsPoller)
+    worker: dict[str, float] = {}
+    for n, name in enumerate(emulators):
+        worker[f"through SQS ({name})"] = worker_throughput(
+            emulators[name], queues[name], tenant, load_handler, SqsPoller,
+            # Recent: MongoDB's retention (TTL) would delete old records mid-count.
+            datetime.now(UTC) - timedelta(hours=n + 1))
+        worker.update(sqs_rates(emulators[name], name))
+    worker.update(store_baselines(tenant))
+    return rows, worker
 
 
-def worker_throughput(moto_url: str, queues: dict[str, str], tenant: str, load_handler: Any,
-                      poller_class: Any) -> dict[str, float]:
-    """Records per second from SQS into MongoDB (and MQTT) through event_worker, beside
-    storing the same message log documents with one insert each."""
-    import boto3
+SQS_MESSAGES = int(os.environ.get("BENCH_SQS_MESSAGES", "200"))
+
+
+def sqs_rates(url: str, name: str) -> dict[str, float]:
+    """The emulator alone: SQS_MESSAGES FIFO sends, then receive+delete, one at a time
+    with boto3 (the local tools' client, from a localstack-client session)."""
+    from csms_local import aws_local
+    from csms_local.sqs_poller import create_queues
+
+    queue = create_queues(url, name=f"rate-{uuid.uuid4().hex[:6]}")["EVENTS_QUEUE_URL"]
+    sqs = aws_local.client("sqs", url)
+    start = time.perf_counter()
+    for i in range(SQS_MESSAGES):
+        sqs.send_message(QueueUrl=queue, MessageBody=f"m{i}", MessageGroupId=f"g{i % 10}",
+                         MessageDeduplicationId=f"d{i}")
+    sends = SQS_MESSAGES / (time.perf_counter() - start)
+    done = 0
+    start = time.perf_counter()
+    while done < SQS_MESSAGES:
+        got = sqs.receive_message(QueueUrl=queue, MaxNumberOfMessages=1,
+                                  WaitTimeSeconds=1).get("Messages", [])
+        if not got:
+            break
+        sqs.delete_message(QueueUrl=queue, ReceiptHandle=got[0]["ReceiptHandle"])
+        done += 1
+    receives = done / (time.perf_counter() - start)
+    return {f"sends ({name})": sends, f"receive+delete ({name})": receives}
+
+
+def worker_throughput(url: str, queues: dict[str, str], tenant: str, load_handler: Any,
+                      poller_class: Any, base: datetime) -> float:
+    """Records per second from SQS into MongoDB (and MQTT) through event_worker."""
     from csms import bootstrap
     from csms.adapters.mongo import MongoTenantStore, connect
     from csms.adapters.sqs import SqsRecordQueue
     from csms.domain.model import ConnectorStatus
     from csms.services.records import BufferedRecords
+    from csms_local import aws_local
 
-    os.environ.update(queues)
+    os.environ.update(queues, AWS_ENDPOINT_URL=url)
     bootstrap.reset()
-    sqs = boto3.client("sqs", endpoint_url=moto_url, region_name="us-east-1")
+    sqs = aws_local.client("sqs", url)
     sqs.purge_queue(QueueUrl=queues["EVENTS_QUEUE_URL"])  # what section 4's handlers sent
     records = BufferedRecords(SqsRecordQueue(queues["EVENTS_QUEUE_URL"], "us-east-1"))
-    base = datetime(2026, 2, 1, tzinfo=UTC)
-    per_envelope = 4  # a Call, its reply, a state change and a meter value: one invocation
     for i in range(WORKER_ENVELOPES):
         at = base + timedelta(seconds=i)
         cp = f"W-{i % 20}"
@@ -399,17 +440,30 @@ def worker_throughput(moto_url: str, queues: dict[str, str], tenant: str, load_h
         records.flush()
     db = MongoTenantStore(connect(os.environ["MONGODB_URI"])).for_tenant(tenant).db
     stored_before = db["ocpp_messages"].count_documents({})
-    poller = poller_class(moto_url, queues["EVENTS_QUEUE_URL"], load_handler("event_worker"))
+    poller = poller_class(url, queues["EVENTS_QUEUE_URL"], load_handler("event_worker"))
     start = time.perf_counter()
     while poller.poll_once(wait_seconds=0):
         pass
     elapsed = time.perf_counter() - start
     stored = db["ocpp_messages"].count_documents({}) - stored_before
     assert stored == 2 * WORKER_ENVELOPES, stored
-    total = WORKER_ENVELOPES * per_envelope
-    # The worker's own part, without the emulator's receive/delete: decode + bulk store.
+    for name in ("EVENTS_QUEUE_URL", "EVENTS_DLQ_URL"):
+        os.environ.pop(name, None)
+    bootstrap.reset()
+    return WORKER_ENVELOPES * RECORDS_PER_ENVELOPE / elapsed
+
+
+RECORDS_PER_ENVELOPE = 4  # a Call, its reply, a state change and a meter value
+
+
+def store_baselines(tenant: str) -> dict[str, float]:
+    """The worker's own part, without any emulator's receive/delete (decode + bulk store),
+    beside storing the same documents with one MongoDB write each."""
+    from csms import bootstrap
+    from csms.adapters.mongo import MongoTenantStore, connect
+    from csms.domain.model import ConnectorStatus
     from csms.services.record_applier import decode
-    from csms.services.records import encode
+    from csms.services.records import BufferedRecords, encode
 
     class Keep:
         def __init__(self) -> None:
@@ -418,10 +472,13 @@ def worker_throughput(moto_url: str, queues: dict[str, str], tenant: str, load_h
         def send(self, envelopes: Sequence[dict[str, Any]]) -> None:
             self.envelopes.extend(json.loads(encode(e)) for e in envelopes)
 
+    bootstrap.reset()
+    db = MongoTenantStore(connect(os.environ["MONGODB_URI"])).for_tenant(tenant).db
+    base = datetime.now(UTC) - timedelta(hours=12)
     kept = Keep()
     local = BufferedRecords(kept)
     for i in range(WORKER_ENVELOPES):
-        at = base + timedelta(days=1, seconds=i)
+        at = base + timedelta(seconds=i)
         for direction in ("in", "out"):
             local.message(tenant, {"charge_point_id": "X", "timestamp": at, "direction": direction,
                                    "message_type": "Call", "payload": METER_VALUE[0]})
@@ -436,14 +493,15 @@ def worker_throughput(moto_url: str, queues: dict[str, str], tenant: str, load_h
     store_only = time.perf_counter() - start
     start = time.perf_counter()
     for i in range(WORKER_ENVELOPES):
-        at = base + timedelta(days=2, seconds=i)
+        at = base + timedelta(hours=1, seconds=i)
         for direction in ("in", "out"):
             db["baseline_messages"].insert_one({"charge_point_id": "X", "timestamp": at,
                                                 "direction": direction})
         db["charge_points"].update_one({"_id": "X"}, {"$set": {"c.1.ts": at}}, upsert=True)
         db["charge_points"].update_one({"_id": "X"}, {"$max": {"hb": at}}, upsert=True)
     one_by_one = time.perf_counter() - start
-    return {"records": total, "through SQS": total / elapsed, "store only": total / store_only,
+    total = WORKER_ENVELOPES * RECORDS_PER_ENVELOPE
+    return {"records": total, "store only": total / store_only,
             "one write per record": total / one_by_one}
 
 
@@ -645,30 +703,49 @@ def section_4() -> None:
     print(f"\n## 4. Queue-driven persistence ({RECORD_ITERATIONS} messages x 5 rounds per row)")
     redis_server = services.redis(services.free_port()).start()
     mongo_server = services.mongo(services.free_port()).start()
-    moto_server = services.moto(services.free_port()).start()
-    mqtt_dir = Path(os.environ.get("TMPDIR", "/tmp")) / f"bench-mqtt-{uuid.uuid4().hex[:6]}"
-    mqtt_server = services.mqtt(services.free_port(), mqtt_dir).start()
+    data = Path(os.environ.get("TMPDIR", "/tmp")) / f"bench-{uuid.uuid4().hex[:6]}"
+    # LocalStack is make run's local AWS; moto's server, its fallback, is measured beside it.
+    aws = {"moto": services.moto(services.free_port())}
+    missing = services.localstack_missing()
+    if missing:
+        print(f"({missing}: LocalStack rows left out)")
+    else:
+        aws = {"LocalStack": services.localstack(services.free_port(), data, data / "ls.log"),
+               **aws}
+    mqtt_server = services.mqtt(services.free_port(), data / "mqtt")
+    started = [redis_server, mongo_server]
     try:
+        for server in [*aws.values(), mqtt_server]:
+            started.append(server.start())
         rows4, worker = records_section(
             f"redis://127.0.0.1:{redis_server.port}/0",
             f"mongodb://127.0.0.1:{mongo_server.port}",
-            f"http://127.0.0.1:{moto_server.port}",
+            {name: f"http://127.0.0.1:{server.port}" for name, server in aws.items()},
             f"mqtt://127.0.0.1:{mqtt_server.port}",
         )
     finally:
-        for server in (mqtt_server, moto_server, mongo_server, redis_server):
+        for server in reversed(started):
             server.stop()
-    print(f"{'wiring':<34}{'message':<20}{'us/message':>12}{'MongoDB ops':>13}")
+    print(f"{'wiring':<40}{'message':<20}{'us/message':>12}{'MongoDB ops':>13}")
     inline = {action: us for label, action, us, _ in rows4 if label.endswith("(before)")}
     for label, action, us, ops in rows4:
-        print(f"{label:<34}{action:<20}{us:>12.0f}{ops:>13.1f}   {us / inline[action]:.2f}x")
+        print(f"{label:<40}{action:<20}{us:>12.0f}{ops:>13.1f}   {us / inline[action]:.2f}x")
     print(f"\nevent worker, {worker['records']:.0f} records "
           f"({WORKER_ENVELOPES} invocations' envelopes of 4):")
-    print(f"  {'through SQS (moto) + MongoDB + MQTT':<40}{worker['through SQS']:>10.0f} records/s")
-    print(f"  {'decode + bulk store only':<40}{worker['store only']:>10.0f} records/s")
-    print(f"  {'baseline: one MongoDB write per record':<40}"
+    for name in aws:
+        label = f"through SQS ({name}) + MongoDB + MQTT"
+        print(f"  {label:<44}{worker[f'through SQS ({name})']:>10.0f} records/s")
+    print(f"  {'decode + bulk store only':<44}{worker['store only']:>10.0f} records/s")
+    print(f"  {'baseline: one MongoDB write per record':<44}"
           f"{worker['one write per record']:>10.0f} records/s"
           f"   bulk/baseline {worker['store only'] / worker['one write per record']:.1f}x")
+    print(f"\nthe emulator alone: {SQS_MESSAGES} FIFO messages, one boto3 call at a time")
+    for name in aws:
+        print(f"  {name:<12}{worker[f'sends ({name})']:>8.0f} sends/s"
+              f"{worker[f'receive+delete ({name})']:>8.0f} receive+delete/s")
+    if "LocalStack" in aws:
+        ratio = worker["through SQS (LocalStack)"] / worker["through SQS (moto)"]
+        print(f"  worker through LocalStack / through moto: {ratio:.1f}x")
 
 
 if __name__ == "__main__":
