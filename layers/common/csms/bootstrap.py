@@ -34,6 +34,7 @@ if TYPE_CHECKING:  # adapters import their drivers; load them only when wired
         RedisPendingCalls,
         RedisRateLimiter,
         RedisReplayCache,
+        RedisVerifiedCredentials,
     )
     from csms.adapters.sqs import SqsDeadLetters
     from csms.ports import TenantStore
@@ -292,7 +293,27 @@ def connect_service() -> ConnectService:
         clock=utc_now,
         records=records(),
         commands=command_service(),
+        verified=verified_credentials(),
+        credential_key=_credential_key(),
     )
+
+
+@cache
+def verified_credentials() -> RedisVerifiedCredentials | None:
+    from csms.adapters.redis_state import RedisVerifiedCredentials
+
+    s = settings()
+    if s.credential_cache_seconds <= 0:
+        return None
+    return RedisVerifiedCredentials(_redis(), s.redis_key_prefix, s.credential_cache_seconds)
+
+
+@cache
+def _credential_key() -> bytes | None:
+    s = settings()
+    if s.credential_cache_key_arn and not s.credential_cache_key:
+        return _secret_string(s.credential_cache_key_arn).strip().encode()
+    return s.credential_cache_key.encode() if s.credential_cache_key else None
 
 
 @cache
@@ -310,5 +331,6 @@ def reset() -> None:
                     pending_calls, replay_cache, message_service, connect_service,
                     command_queue, rate_limiter, _v16_schemas, command_service,
                     _gateway_from_settings, token_verifier, fleet_service, event_publisher,
-                    record_applier, records, dead_letters, command_sweeper):
+                    record_applier, records, dead_letters, command_sweeper,
+                    verified_credentials, _credential_key):
         factory.cache_clear()

@@ -42,6 +42,12 @@ class Settings:
     # when IOT_DATA_ENDPOINT is unset).
     mqtt_url: str | None = None
     iot_data_endpoint: str | None = None
+    # $connect skips the scrypt check for a login verified within this many seconds
+    # (a keyed hash in Redis); needs CREDENTIAL_CACHE_KEY or the secret at
+    # CREDENTIAL_CACHE_KEY_ARN, else every login is checked in full. 0 turns it off.
+    credential_cache_seconds: int = 9000
+    credential_cache_key: str | None = None
+    credential_cache_key_arn: str | None = None
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -79,6 +85,11 @@ class Settings:
             event_max_attempts=int(env.get("EVENT_MAX_ATTEMPTS", defaults.event_max_attempts)),
             mqtt_url=env.get("MQTT_URL") or None,
             iot_data_endpoint=env.get("IOT_DATA_ENDPOINT") or None,
+            credential_cache_seconds=int(
+                env.get("CREDENTIAL_CACHE_SECONDS", defaults.credential_cache_seconds)
+            ),
+            credential_cache_key=env.get("CREDENTIAL_CACHE_KEY") or None,
+            credential_cache_key_arn=env.get("CREDENTIAL_CACHE_KEY_ARN") or None,
         )
 
 

@@ -66,6 +66,14 @@ class PendingCalls(Protocol):
     def clear(self, charge_point_id: str) -> None: ...
 
 
+class VerifiedCredentials(Protocol):
+    """Logins verified lately, by keyed hash (see domain.credentials.credential_tag)."""
+
+    def get(self, charge_point_id: str) -> str | None: ...
+
+    def put(self, charge_point_id: str, tag: str) -> None: ...
+
+
 class ReplayCache(Protocol):
     """The reply sent for each (charge point, message id), so retries get the same one."""
 

@@ -103,6 +103,17 @@ class MemoryPendingCalls:
         self.inflight.pop(charge_point_id, None)
 
 
+class MemoryVerifiedCredentials:
+    def __init__(self) -> None:
+        self.tags: dict[str, str] = {}
+
+    def get(self, charge_point_id: str) -> str | None:
+        return self.tags.get(charge_point_id)
+
+    def put(self, charge_point_id: str, tag: str) -> None:
+        self.tags[charge_point_id] = tag
+
+
 class MemoryReplayCache:
     def __init__(self) -> None:
         self.replies: dict[tuple[str, str], str] = {}

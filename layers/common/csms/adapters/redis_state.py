@@ -6,6 +6,7 @@ Keys (all under a configurable prefix):
   {prefix}:pending:{chargePointId}    hash  message id -> serialized Call (TTL on the hash)
   {prefix}:inflight:{chargePointId}   hash  id, conn, deadline: who owns the pending Call
   {prefix}:replay:{chargePointId}:{messageId}  str  reply frame sent for that Call
+  {prefix}:cred:{chargePointId}       str   keyed hash of the last verified login
   {prefix}:cmdq:{chargePointId}       list  queued commands, "<commandId> <frame>", oldest first
   {prefix}:cmddone:{commandId}        list  a token pushed when the command is final
   {prefix}:rate:{tenantId}:{minute}   str   API requests counted in that minute
@@ -245,6 +246,22 @@ class RedisPendingCalls:
 
     def clear(self, charge_point_id: str) -> None:
         self._r.delete(*self._keys(charge_point_id))
+
+
+class RedisVerifiedCredentials:
+    """{prefix}:cred:{chargePointId} -> the keyed hash of its last verified login."""
+
+    def __init__(self, client: redis.Redis, prefix: str, ttl_seconds: int) -> None:
+        self._r = client
+        self._prefix = prefix
+        self._ttl = ttl_seconds
+
+    def get(self, charge_point_id: str) -> str | None:
+        value: str | None = self._r.get(f"{self._prefix}:cred:{charge_point_id}")  # type: ignore[assignment]
+        return value
+
+    def put(self, charge_point_id: str, tag: str) -> None:
+        self._r.set(f"{self._prefix}:cred:{charge_point_id}", tag, ex=self._ttl)
 
 
 class RedisReplayCache:

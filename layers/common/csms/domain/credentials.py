@@ -71,3 +71,11 @@ def _b64(raw: bytes) -> str:
 
 def _unb64(text: str) -> bytes:
     return base64.b64decode(text.encode(), validate=True)
+
+
+def credential_tag(key: bytes, charge_point_id: str, password: str, stored_hash: str) -> str:
+    """A keyed hash of a verified login, for a short-lived cache that spares the scrypt
+    check on reconnects. It covers the stored hash, so a new password invalidates it;
+    without the key (kept out of Redis) it is no help in guessing a password."""
+    message = "\0".join((charge_point_id, password, stored_hash)).encode()
+    return hmac.new(key, message, hashlib.sha256).hexdigest()

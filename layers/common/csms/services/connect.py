@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import base64
 import binascii
+import hmac
 import logging
 import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
-from csms.domain.credentials import verify_password
+from csms.domain.credentials import credential_tag, verify_password
 from csms.domain.model import ConnectionInfo, ConnectionStatus, RegisteredChargePoint
 from csms.ports import (
     ConnectionGateway,
@@ -18,6 +19,7 @@ from csms.ports import (
     Directory,
     RuntimeRecords,
     TenantStore,
+    VerifiedCredentials,
 )
 from csms.services.commands import CommandService
 
@@ -77,7 +79,12 @@ class ConnectService:
         clock: Callable[[], datetime],
         records: RuntimeRecords,
         commands: CommandService,
+        verified: VerifiedCredentials | None = None,
+        credential_key: bytes | None = None,
     ) -> None:
+        # Both or neither: without a key, every login gets the full scrypt check.
+        self._verified = verified if credential_key else None
+        self._credential_key = credential_key or b""
         self._commands = commands
         self._records = records
         self._directory = directory
@@ -121,14 +128,31 @@ class ConnectService:
         registered = self._directory.get_charge_point(cp_id)
         stored = registered.password_hash if registered else None
         password = credentials[1] if credentials else ""
-        # Hash even when the outcome is already known: same time for every refusal.
-        valid = verify_password(password, stored)
+        valid = self._verified_lately(cp_id, password, stored)
+        if not valid:
+            # Hash even when the outcome is already known: same time for every refusal.
+            valid = verify_password(password, stored)
+            if valid and stored is not None and self._verified is not None:
+                self._verified.put(cp_id, self._tag(cp_id, password, stored))
         if credentials is None or credentials[0] != cp_id or not valid or registered is None:
             return None
         if not registered.enabled:
             return None
         tenant = self._directory.get_tenant(registered.tenant_id)
         return registered if tenant is not None and tenant.active else None
+
+    def _verified_lately(self, cp_id: str, password: str, stored: str | None) -> bool:
+        """A reconnect storm costs one keyed hash per charger, not a scrypt check: the
+        same charger, password and stored hash passed the full check not long ago."""
+        if self._verified is None or stored is None:
+            return False
+        cached = self._verified.get(cp_id)
+        return cached is not None and hmac.compare_digest(
+            cached, self._tag(cp_id, password, stored)
+        )
+
+    def _tag(self, cp_id: str, password: str, stored: str) -> str:
+        return credential_tag(self._credential_key, cp_id, password, stored)
 
     def _close_quietly(self, connection_id: str, endpoint: str | None) -> None:
         try:
