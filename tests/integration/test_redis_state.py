@@ -229,3 +229,13 @@ def test_connections_of_many_charge_points_in_one_call(registry):
 
     assert registry.connections_of(["CP-A", "CP-B"]) == {"CP-A": "conn-a", "CP-B": None}
     assert registry.connections_of([]) == {}
+
+
+def test_a_verified_login_is_kept_for_its_ttl_only(redis_client, key_prefix):
+    from csms.adapters.redis_state import RedisVerifiedCredentials
+
+    verified = RedisVerifiedCredentials(redis_client, key_prefix, ttl_seconds=120)
+    verified.put("CP1", "tag")
+
+    assert verified.get("CP1") == "tag" and verified.get("CP2") is None
+    assert 0 < redis_client.ttl(f"{key_prefix}:cred:CP1") <= 120
