@@ -42,6 +42,8 @@ class StackConfig:
     mongo_port: int = 27017
     mqtt_port: int = 1883
     aws_port: int = 4566
+    # A LocalStack already running (its URL) instead of one of the stack's own.
+    aws_url: str | None = None
     data_dir: Path = Path(".local")
     idle_timeout: float = 600.0
     max_duration: float = 7200.0
@@ -59,11 +61,18 @@ class StackConfig:
             mongo_port=int(env.get("LOCAL_MONGO_PORT", d.mongo_port)),
             mqtt_port=int(env.get("LOCAL_MQTT_PORT", d.mqtt_port)),
             aws_port=int(env.get("LOCAL_AWS_PORT", d.aws_port)),
+            aws_url=env.get("LOCAL_AWS_URL") or None,
             data_dir=Path(env.get("LOCAL_DATA_DIR", str(d.data_dir))),
             idle_timeout=float(env.get("LOCAL_WS_IDLE_TIMEOUT", d.idle_timeout)),
             max_duration=float(env.get("LOCAL_WS_MAX_DURATION", d.max_duration)),
             sweep_interval=float(env.get("LOCAL_SWEEP_INTERVAL_SECONDS", d.sweep_interval)),
         )
+
+    @property
+    def aws_endpoint(self) -> str:
+        """The local AWS: LocalStack on aws_port (moto's server when LocalStack is not
+        installed), or the one at aws_url."""
+        return self.aws_url or f"http://127.0.0.1:{self.aws_port}"
 
     @property
     def tls_dir(self) -> Path:
@@ -79,11 +88,11 @@ class StackConfig:
             "MONGODB_URI": f"mongodb://127.0.0.1:{self.mongo_port}",
             "REDIS_URL": f"redis://127.0.0.1:{self.redis_port}/0",
             "WEBSOCKET_MANAGEMENT_ENDPOINT": f"http://127.0.0.1:{self.http_port}",
-            "AWS_ENDPOINT_URL": f"http://127.0.0.1:{self.aws_port}",
+            "AWS_ENDPOINT_URL": self.aws_endpoint,
             "MQTT_URL": f"mqtt://127.0.0.1:{self.mqtt_port}",
             "AWS_REGION": "us-east-1",
             "AWS_DEFAULT_REGION": "us-east-1",
-            # moto accepts any credentials; these are not secrets.
+            # The local AWS takes any credentials; these are not secrets.
             "AWS_ACCESS_KEY_ID": "local",
             "AWS_SECRET_ACCESS_KEY": "local",
             "POWERTOOLS_SERVICE_NAME": "csms",
@@ -155,8 +164,13 @@ def start_services(config: StackConfig) -> list[services.Server]:
         services.redis(config.redis_port, config.data_dir / "redis", logs / "redis.log"),
         services.mongo(config.mongo_port, config.data_dir / "mongodb", logs / "mongodb.log"),
         services.mqtt(config.mqtt_port, config.data_dir / "mqtt", logs / "mqtt.log"),
-        services.moto(config.aws_port, logs / "aws.log"),
     ]
+    if config.aws_url is None:
+        missing = services.localstack_missing()
+        if missing and os.environ.get("LOCAL_AWS_EMULATOR") != "moto":
+            print(f"  {missing}", flush=True)
+        # LocalStack's state under data_dir/localstack, its log in logs/aws.log.
+        wanted.append(services.local_aws(config.aws_port, config.data_dir, logs / "aws.log"))
     listeners = [
         ("WebSocket", config.ws_port),
         ("WebSocket TLS", config.wss_port),
@@ -172,7 +186,7 @@ def start_services(config: StackConfig) -> list[services.Server]:
     started: list[services.Server] = []
     try:
         for server in wanted:
-            print(f"  starting {server.name:8} on 127.0.0.1:{server.port}", flush=True)
+            print(f"  starting {server.name:10} on 127.0.0.1:{server.port}", flush=True)
             started.append(server.start())
     except BaseException:  # Ctrl-C included: stop what did start
         stop_services(started)
@@ -186,9 +200,9 @@ def stop_services(started: list[services.Server]) -> None:
 
 
 def start_event_worker(config: StackConfig) -> SqsPoller:
-    """The events queue and its dead-letter queue on the AWS API emulator, and a poller
-    feeding event_worker as Lambda's SQS trigger would."""
-    endpoint = f"http://127.0.0.1:{config.aws_port}"
+    """The events queue and its dead-letter queue on the local AWS, with template.yaml's
+    attributes, and a poller feeding event_worker as Lambda's SQS trigger would."""
+    endpoint = config.aws_endpoint
     for name, url in create_queues(endpoint).items():
         os.environ[name] = url  # before any handler reads its settings
     return SqsPoller(endpoint, os.environ["EVENTS_QUEUE_URL"], load_handler("event_worker")).start()
@@ -247,6 +261,14 @@ async def serve_gateway(
         await gateway.stop()
 
 
+def aws_name(config: StackConfig) -> str:
+    if config.aws_url is not None:
+        return "LocalStack, shared"
+    if services.localstack_missing() or os.environ.get("LOCAL_AWS_EMULATOR") == "moto":
+        return "moto"
+    return f"LocalStack {services.LOCALSTACK_VERSION}"
+
+
 def banner(config: StackConfig, demo: dict[str, Any]) -> str:
     url = f"ws://127.0.0.1:{config.ws_port}/ocpp/{demo['charge_point_id']}"
     secure = f"wss://127.0.0.1:{config.wss_port}/ocpp/{demo['charge_point_id']}"
@@ -270,7 +292,8 @@ def banner(config: StackConfig, demo: dict[str, Any]) -> str:
             f"(database ocpp_tenant_{demo['tenant_id']})",
             f"  Redis            : redis://127.0.0.1:{config.redis_port}",
             f"  MQTT events      : mqtt://127.0.0.1:{config.mqtt_port}  (topics ocpp/#)",
-            f"  AWS APIs (moto)  : http://127.0.0.1:{config.aws_port}",
+            f"  Local AWS        : {config.aws_endpoint}  "
+            f"({aws_name(config)}: SQS, Secrets Manager)",
             f"  Scheduled        : {schedules}",
             f"  Logs             : {config.data_dir / 'logs'}",
             "Press Ctrl-C to stop.",

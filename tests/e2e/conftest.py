@@ -39,6 +39,9 @@ from csms_local.management import ManagementServer
 from csms_local.tls import client_context, ensure_certificates, server_context
 from ocpp.v16 import ChargePoint
 
+# LocalStack for the tests that drive the event pipeline end to end, shared by the workers.
+from tests.localstack_fixtures import local_aws_url  # noqa: F401
+
 PASSWORD = "e2e-password-0123456789"
 
 Scheme = Literal["ws", "wss"]

@@ -1,5 +1,7 @@
-"""`make run` (csms-local run) as a newcomer uses it: it starts every server, seeds and
-prints the demo charge point, answers a real charger, and Ctrl-C stops everything."""
+"""`make run` (csms-local run) as a newcomer uses it: it starts every server (LocalStack
+included), seeds and prints the demo charge point, answers a real charger, and Ctrl-C
+stops everything. The first test starts the stack's own LocalStack, as `make run` does;
+the others point the stack at the session's shared one (LOCAL_AWS_URL) to save its start."""
 
 from __future__ import annotations
 
@@ -15,6 +17,7 @@ from pathlib import Path
 
 import pytest
 import websockets
+from csms_local import services
 from csms_local.services import free_port
 from csms_local.tls import client_context
 from ocpp.v16 import call
@@ -60,15 +63,17 @@ def stack(tmp_path: Path):
         env.pop(inherited, None)
     command = [str(Path(sys.executable).parent / "csms-local"), "run"]
 
-    def start() -> tuple[subprocess.Popen[str], str]:
-        process = subprocess.Popen(command, env=env, cwd=tmp_path, text=True,
+    def start(aws_url: str | None) -> tuple[subprocess.Popen[str], str]:
+        run_env = env if aws_url is None else dict(env, LOCAL_AWS_URL=aws_url)
+        process = subprocess.Popen(command, env=run_env, cwd=tmp_path, text=True,
                                    stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
         return process, read_banner(process)
 
     started: list[subprocess.Popen[str]] = []
 
-    def launch() -> str:
-        process, banner = start()
+    def launch(aws_url: str | None = None) -> str:
+        """`csms-local run`; with aws_url, on that LocalStack instead of its own."""
+        process, banner = start(aws_url)
         started.append(process)
         return banner
 
@@ -97,6 +102,10 @@ async def test_make_run_serves_the_printed_charger_and_ctrl_c_stops_everything(s
     banner = launch()
     url, password, id_tag = credentials(banner)
     assert all(listening(port) for port in ports.values())
+    # The stack's own LocalStack is its AWS (moto's server only where it is not installed).
+    aws_port = ports["LOCAL_AWS_PORT"]
+    expected = "moto" if services.localstack_missing() else "LocalStack 4.14.0"
+    assert f"Local AWS        : http://127.0.0.1:{aws_port}  ({expected}:" in banner, banner
 
     from ocpp.v16 import ChargePoint
 
@@ -144,17 +153,20 @@ async def test_make_run_serves_the_printed_charger_and_ctrl_c_stops_everything(s
     started[0].send_signal(signal.SIGINT)
     assert started[0].wait(60) == 0
     assert not any(listening(port) for port in ports.values())
+    if not services.localstack_missing():  # its state and log under the data dir
+        assert (tmp_path / ".local" / "localstack").is_dir()
+        assert "Ready." in (tmp_path / ".local" / "logs" / "aws.log").read_text()
     # The scheduled function ran on its (shortened) schedule meanwhile.
     scheduler_log = (tmp_path / ".local" / "logs" / "scheduler.log").read_text()
     assert re.search(r"command_sweeper (ran|failed)", scheduler_log), scheduler_log
 
 
-def test_a_second_start_keeps_the_seeded_demo_credentials(stack):
+def test_a_second_start_keeps_the_seeded_demo_credentials(stack, local_aws_url):
     launch, started, _ = stack
-    first = credentials(launch())
+    first = credentials(launch(local_aws_url))
     started[0].send_signal(signal.SIGINT)
     assert started[0].wait(60) == 0
-    assert credentials(launch()) == first
+    assert credentials(launch(local_aws_url)) == first
 
 
 def token(tmp_path: Path, *args: str) -> str:
@@ -167,9 +179,11 @@ def token(tmp_path: Path, *args: str) -> str:
     return str(json.loads(out)["token"])
 
 
-async def test_a_newcomer_registers_connects_and_remote_starts_a_charger(stack, tmp_path):
+async def test_a_newcomer_registers_connects_and_remote_starts_a_charger(
+    stack, tmp_path, local_aws_url
+):
     launch, _, ports = stack
-    url = credentials(launch())[0]
+    url = credentials(launch(local_aws_url))[0]
     base = f"http://127.0.0.1:{ports['LOCAL_HTTP_PORT']}"
     demo = Api(base, token(tmp_path, "--tenant", "demo", "--role", "admin"))
     platform = Api(base, token(tmp_path, "--role", "platform-admin"))
