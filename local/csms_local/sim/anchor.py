@@ -119,9 +119,17 @@ class Anchor:
     async def __aexit__(self, *_: object) -> None:
         await self.stop()
 
-    async def wait_for(self, charge_point_id: str) -> AnchorChargePoint:
+    async def wait_for(
+        self, charge_point_id: str, other_than: AnchorChargePoint | None = None
+    ) -> AnchorChargePoint:
+        """The charge point's connection once there is one (not `other_than`)."""
+
+        def arrived() -> bool:
+            current = self.connections.get(charge_point_id)
+            return current is not None and current is not other_than
+
         async with self.connected:
-            await self.connected.wait_for(lambda: charge_point_id in self.connections)
+            await self.connected.wait_for(arrived)
             return self.connections[charge_point_id]
 
     async def _serve(self, websocket: ServerConnection) -> None:

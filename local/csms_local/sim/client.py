@@ -205,6 +205,9 @@ class Charger:
         except ValueError:
             self.stats.error("received:malformed Call")
             return
+        # A charger takes its frames in order: the callers of the replies read just before
+        # this Call (a StartTransaction's transactionId, say) see them before it is answered.
+        await asyncio.sleep(0)
         result = responder.answer(self, str(action), payload if isinstance(payload, dict) else {})
         if result.error is not None:
             reply: list[Any] = [CALLERROR, unique_id, result.error, "", {}]
@@ -241,6 +244,10 @@ class Charger:
             except ConnectionClosed:
                 timer.cancel()
                 self._pending.pop(unique_id, None)
+                if not future.done():
+                    future.cancel()
+                elif not future.cancelled():
+                    future.exception()  # the reader failed it already: retrieved here
                 raise ConnectionLost() from None
             self.stats.calls_sent += 1
             return await future
