@@ -106,7 +106,7 @@ def world() -> World:
         sleep=clock.advance,  # waiting moves the hand-driven clock, never the test
     )
     messages = MessageService(
-        registry, replay, pending, routers, v16.VERSION, clock, commands, queue, records
+        registry, replay, pending, routers, v16.VERSION, clock, commands, records
     )
     connect = ConnectService(
         directory, registry, store, lambda endpoint: gateway, ("ocpp1.6",), clock, records,

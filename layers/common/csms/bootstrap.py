@@ -277,7 +277,6 @@ def message_service() -> MessageService:
         default_version=v16.VERSION,
         clock=utc_now,
         commands=command_service(),
-        queue=command_queue(),
         records=records(),
     )
 

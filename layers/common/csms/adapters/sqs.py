@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import threading
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from csms.adapters.aws_http import AwsJsonClient
@@ -13,13 +14,20 @@ _MAX_BATCH_BYTES = 250_000
 
 
 class SqsRecordQueue:
+    """Each invocation's envelopes go to SQS before the invocation answers. Invocations
+    running at the same time in one process (the local gateway runs them in threads)
+    share SendMessageBatch calls: while one call is in flight, the next ones gather, and
+    each caller still returns only once its own records are in the queue. On Lambda, one
+    invocation at a time, that is exactly one call per invocation."""
+
     def __init__(self, queue_url: str, region: str | None = None) -> None:
         self._sqs = AwsJsonClient("sqs", "AmazonSQS", region or _region_of(queue_url))
         self._url = queue_url
         self._fifo = queue_url.endswith(".fifo")
+        self._commits = _GroupCommit(self._send_now)
 
-    def _entry(self, index: int, envelope: dict[str, Any]) -> dict[str, Any]:
-        entry: dict[str, Any] = {"Id": str(index), "MessageBody": encode(envelope)}
+    def _entry(self, envelope: dict[str, Any]) -> dict[str, Any]:
+        entry: dict[str, Any] = {"MessageBody": encode(envelope)}
         if self._fifo:
             # Order per charge point; the envelope id makes SQS drop a duplicate send.
             entry["MessageGroupId"] = f"{envelope['tenant_id']}/{envelope['charge_point_id']}"
@@ -27,17 +35,99 @@ class SqsRecordQueue:
         return entry
 
     def send(self, envelopes: Sequence[dict[str, Any]]) -> None:
-        entries = [self._entry(i, e) for i, e in enumerate(envelopes)]
-        if len(entries) == 1:  # the usual case: one call, no batch bookkeeping
-            entry = entries[0]
-            entry.pop("Id")
-            self._sqs.call("SendMessage", {"QueueUrl": self._url, **entry})
+        if envelopes:
+            self._commits.send([self._entry(e) for e in envelopes])
+
+    def _send_now(self, entries: list[dict[str, Any]]) -> None:
+        if len(entries) == 1:  # the usual case on Lambda: one call, no batch bookkeeping
+            self._sqs.call("SendMessage", {"QueueUrl": self._url, **entries[0]})
             return
         for batch in _batches(entries):
-            result = self._sqs.call("SendMessageBatch", {"QueueUrl": self._url, "Entries": batch})
+            numbered = [{"Id": str(i), **entry} for i, entry in enumerate(batch)]
+            result = self._sqs.call(
+                "SendMessageBatch", {"QueueUrl": self._url, "Entries": numbered}
+            )
             if result.get("Failed"):
                 reasons = [f"{f.get('Code')}: {f.get('Message')}" for f in result["Failed"]]
                 raise RuntimeError(f"SQS refused {len(reasons)} records: {reasons}")
+
+
+class _Waiting:
+    def __init__(self, entries: list[dict[str, Any]]) -> None:
+        self.entries = entries
+        self.done = threading.Event()
+        self.error: BaseException | None = None
+        self.leads = False  # woken to send the next round for everyone waiting
+
+
+class _GroupCommit:
+    """Whoever finds no call in flight sends one round: everything waiting, as full
+    batches; then it hands the next round to one of those who arrived meanwhile. No
+    caller waits for more than the round in flight and its own."""
+
+    def __init__(self, send: Callable[[list[dict[str, Any]]], None]) -> None:
+        self._send = send
+        self._lock = threading.Lock()
+        self._waiting: list[_Waiting] = []
+        self._busy = False
+
+    def send(self, entries: list[dict[str, Any]]) -> None:
+        me = _Waiting(entries)
+        with self._lock:
+            self._waiting.append(me)
+            lead = not self._busy
+            self._busy = True
+        if not lead:
+            me.done.wait()
+            lead = me.leads
+        if lead:
+            self._round()
+            me.done.wait()
+        if me.error is not None:
+            raise me.error
+
+    def _round(self) -> None:
+        with self._lock:
+            taken = self._take()
+        try:
+            for group in _rounds_of(taken):
+                try:
+                    self._send([e for w in group for e in w.entries])
+                except BaseException as failed:
+                    for waiting in group:
+                        waiting.error = failed
+        finally:
+            with self._lock:
+                if self._waiting:
+                    self._waiting[0].leads = True
+                    self._waiting[0].done.set()
+                else:
+                    self._busy = False
+            for waiting in taken:
+                waiting.done.set()
+
+    def _take(self) -> list[_Waiting]:
+        taken, self._waiting = self._waiting, []
+        return taken
+
+
+def _rounds_of(waiting: list[_Waiting]) -> list[list[_Waiting]]:
+    """Callers grouped so each group fits one SendMessageBatch (a caller with more
+    entries than that is a group of its own, sent in several batches)."""
+    groups: list[list[_Waiting]] = []
+    count = size = 0
+    for w in waiting:
+        w_size = sum(len(e["MessageBody"]) for e in w.entries)
+        fits = groups and count + len(w.entries) <= _MAX_BATCH_ENTRIES and (
+            size + w_size <= _MAX_BATCH_BYTES
+        )
+        if not fits:
+            groups.append([])
+            count = size = 0
+        groups[-1].append(w)
+        count += len(w.entries)
+        size += w_size
+    return groups
 
 
 def _region_of(queue_url: str) -> str:

@@ -9,7 +9,6 @@ from typing import Any
 
 from csms.domain.model import ConnectionInfo
 from csms.ports import (
-    CommandQueue,
     ConnectionRegistry,
     PendingCalls,
     ReplayCache,
@@ -37,13 +36,11 @@ class MessageService:
         default_version: OcppVersion,
         clock: Callable[[], datetime],
         commands: CommandService,
-        queue: CommandQueue,
         records: RuntimeRecords,
     ) -> None:
         self._records = records
         self._registry = registry
         self._commands = commands
-        self._queue = queue
         self._replay = replay
         self._pending = pending
         self._routers = routers
@@ -134,7 +131,6 @@ class MessageService:
                 _entry(connection, received_at, "out", reply, call.action, raw=text),
             ],
         )
-        self._release_queued(connection, call.action)
         # Handed on before answering: a charger that gets its reply has had its message
         # logged. If this fails, the charger gets InternalError and retries.
         self._records.flush()
@@ -145,20 +141,6 @@ class MessageService:
         ):
             return None  # the reply went out first, then the commands queued meanwhile
         return text
-
-    def _release_queued(self, connection: ConnectionInfo, action: str) -> None:
-        """Send commands queued while the charger was offline. Not before a
-        BootNotification's reply: a charger takes requests only once it has been
-        accepted, so _on_call sends that reply first (reply_then_dispatch)."""
-        if action == "BootNotification":
-            return
-        cp = connection.charge_point_id
-        try:
-            if self._queue.queued(cp):
-                self._commands.dispatch_next(connection.tenant_id, cp)
-        except Exception:
-            # The charger's own Call was handled; its reply must not be lost over this.
-            logger.exception("could not release queued commands")
 
     def _on_answer(
         self,
