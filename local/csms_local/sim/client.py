@@ -106,8 +106,8 @@ class Charger:
         except ssl.SSLError:
             self.stats.error("connect:TLS")
             return False
-        except InvalidHandshake:
-            self.stats.error("connect:handshake")
+        except InvalidHandshake as exc:  # e.g. InvalidMessage: closed during the handshake
+            self.stats.error(f"connect:{type(exc).__name__}")
             return False
         except OSError as exc:
             name = errno.errorcode.get(exc.errno or 0, "OSError")
