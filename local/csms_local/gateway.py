@@ -26,6 +26,7 @@ import secrets
 import ssl as ssl_module
 import time
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -91,6 +92,7 @@ class WebSocketGateway:
         port: int = 9000,
         stage: str = "local",
         limits: GatewayLimits | None = None,
+        concurrency: int = 64,
         ssl: ssl_module.SSLContext | None = None,
         tls_port: int | None = None,
     ) -> None:
@@ -98,6 +100,11 @@ class WebSocketGateway:
         if (ssl is None) != (tls_port is None):
             raise ValueError("wss:// needs both an SSL context and tls_port")
         self._handlers = {"$connect": connect, "$default": default, "$disconnect": disconnect}
+        # API Gateway invokes as many Lambdas at once as there are messages; asyncio's
+        # default pool (cores + 4 threads) would queue a fleet's messages behind each other.
+        self._invocations = ThreadPoolExecutor(
+            max_workers=concurrency, thread_name_prefix="invocation"
+        )
         self.host = host
         self.port = port
         self.tls_port = tls_port
@@ -143,6 +150,8 @@ class WebSocketGateway:
             server.close()
         for server in servers:
             await server.wait_closed()
+        # $disconnect invocations of the closed connections have run by now.
+        self._invocations.shutdown(wait=False)
 
     async def _invoke(self, route: str, event: dict[str, Any]) -> dict[str, Any]:
         function = {
@@ -152,7 +161,9 @@ class WebSocketGateway:
         }[route]
         context = LambdaContext(function, event["requestContext"]["requestId"])
         try:
-            result = await asyncio.to_thread(self._handlers[route], event, context)
+            loop = asyncio.get_running_loop()
+            call = functools.partial(self._handlers[route], event, context)
+            result = await loop.run_in_executor(self._invocations, call)
         except Exception:
             # Like API Gateway: a failing integration is an error for the client, not a crash.
             logger.exception("%s integration failed", route)
