@@ -22,5 +22,5 @@ def parse_timestamp(text: str, field: str = "timestamp") -> datetime:
 
 
 def format_timestamp(value: datetime) -> str:
-    value = value.astimezone(UTC)
-    return value.strftime("%Y-%m-%dT%H:%M:%S.") + f"{value.microsecond // 1000:03d}Z"
+    # isoformat is several times cheaper than strftime, and this runs per record.
+    return value.astimezone(UTC).isoformat(timespec="milliseconds")[:-6] + "Z"

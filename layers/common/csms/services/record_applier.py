@@ -4,7 +4,8 @@ tenant, and turn them into the events operators subscribe to."""
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
@@ -104,14 +105,33 @@ def _decode_record(decoded: Decoded, record_id: str, record: dict[str, Any]) -> 
         raise PoisonRecord(f"unknown record type {kind!r}")
 
 
+# A tenant's settings (retention, topic prefix) reach the worker within this long.
+TENANT_CACHE_SECONDS = 30.0
+
+
 class RecordApplier:
-    def __init__(self, store: TenantStore, directory: Directory) -> None:
+    def __init__(
+        self,
+        store: TenantStore,
+        directory: Directory,
+        monotonic: Callable[[], float] = time.monotonic,
+    ) -> None:
         self._store = store
         self._directory = directory
+        self._monotonic = monotonic
+        self._tenants: dict[str, tuple[float, Tenant]] = {}
 
     def tenant(self, tenant_id: str) -> Tenant:
+        """The tenant's settings, read at most every TENANT_CACHE_SECONDS: every batch
+        needs them, and they rarely change."""
+        now = self._monotonic()
+        cached = self._tenants.get(tenant_id)
+        if cached is not None and now - cached[0] < TENANT_CACHE_SECONDS:
+            return cached[1]
         # A tenant removed meanwhile still gets its records stored, with the defaults.
-        return self._directory.get_tenant(tenant_id) or Tenant(tenant_id, tenant_id)
+        tenant = self._directory.get_tenant(tenant_id) or Tenant(tenant_id, tenant_id)
+        self._tenants[tenant_id] = (now, tenant)
+        return tenant
 
     def store(self, tenant: Tenant, batch: Sequence[Decoded]) -> None:
         """Everything of one tenant's envelopes, in one bulk write per collection."""
