@@ -20,7 +20,8 @@ $(STAMP): requirements-dev.txt layers/common/requirements.txt pyproject.toml
 	touch $(STAMP)
 
 # Not created when no Python >= 3.13 exists: the next make looks again, in one line.
-$(LS_STAMP): requirements-localstack.txt $(STAMP)
+# Order-only on .venv (it runs the finder): a rebuilt .venv does not reinstall LocalStack.
+$(LS_STAMP): requirements-localstack.txt | $(STAMP)
 	@base="$$($(BIN)/python -m csms_local.services find-localstack-python)"; \
 	if [ -z "$$base" ]; then \
 	  echo "no Python >= 3.13 found for LocalStack: make run will use moto's server"; \
