@@ -255,3 +255,11 @@ def test_an_accepted_charging_profile_is_kept_and_cleared_again(world: World):
     answer(world, clear.command_id, {"status": "Accepted"})
 
     assert world.tenant.charging_profiles.profiles == {}
+
+
+def test_data_transfer_goes_both_ways(world: World):
+    command = submit(world, "DataTransfer", {"vendorId": "Acme", "data": "ping"})
+
+    assert command.status is CommandStatus.SENT
+    assert world.call("DataTransfer", {"vendorId": "Acme"}, "dt")[2] == {
+        "status": "UnknownVendorId"}

@@ -76,7 +76,7 @@ class Router:
         return CallResult(call.unique_id, response)
 
     def _handler_for(self, action: str) -> Handler:
-        if action in self.version.csms_initiated:
+        if action in self.version.csms_initiated and action not in self.version.charger_initiated:
             raise OcppError(
                 ErrorKind.NOT_SUPPORTED, f"{action} is sent by the Central System, not to it"
             )

@@ -32,6 +32,8 @@ CSMS_INITIATED = frozenset(
         "ChangeConfiguration",
         "ClearCache",
         "ClearChargingProfile",
+        # Either side may send DataTransfer (OCPP 1.6 section 4.3 and 5.6).
+        "DataTransfer",
         "GetCompositeSchedule",
         "GetConfiguration",
         "GetDiagnostics",
