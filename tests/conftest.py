@@ -30,7 +30,8 @@ def mongo_server() -> Iterator[services.Server]:
 
 @pytest.fixture(scope="session")
 def moto_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """The AWS API emulator (moto server): SQS here, where AWS has no local counterpart."""
+    """moto's server: a stand-in for SQS and Secrets Manager in integration tests that want
+    an emulator of their own (make run and the e2e pipeline use LocalStack)."""
     server = services.moto(services.free_port()).start()
     yield f"http://127.0.0.1:{server.port}"
     server.stop()

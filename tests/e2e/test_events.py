@@ -1,6 +1,6 @@
 """Events of a full charging session, driven by a real OCPP 1.6 client through the local
-gateway, arrive in order on a real MQTT broker via SQS (the AWS API emulator) and the
-event worker, each matching its documented schema."""
+gateway, arrive in order on a real MQTT broker via SQS (LocalStack, as under make run)
+and the event worker, each matching its documented schema."""
 
 from __future__ import annotations
 
@@ -26,15 +26,15 @@ pytestmark = pytest.mark.e2e
 
 
 @pytest.fixture(scope="module")
-def evented_gateway(csms_env, moto_url, mqtt_url) -> Iterator[GatewayThread]:
+def evented_gateway(csms_env, local_aws_url, mqtt_url) -> Iterator[GatewayThread]:
     """The local stack as `make run` wires it: records to SQS, a poller feeding
     event_worker, events to the broker."""
     patch = pytest.MonkeyPatch()
-    queues = create_queues(moto_url, name=f"e2e-{uuid.uuid4().hex[:8]}", visibility=1)
-    for name, value in {**queues, "MQTT_URL": mqtt_url, "AWS_ENDPOINT_URL": moto_url}.items():
+    queues = create_queues(local_aws_url, name=f"e2e-{uuid.uuid4().hex[:8]}", visibility=1)
+    for name, value in {**queues, "MQTT_URL": mqtt_url, "AWS_ENDPOINT_URL": local_aws_url}.items():
         patch.setenv(name, value)
     running = start_gateway(GatewayLimits(), patch)
-    poller = SqsPoller(moto_url, queues["EVENTS_QUEUE_URL"], load_handler("event_worker"))
+    poller = SqsPoller(local_aws_url, queues["EVENTS_QUEUE_URL"], load_handler("event_worker"))
     poller.start()
     yield running
     poller.stop()

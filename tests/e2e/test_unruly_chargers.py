@@ -31,16 +31,16 @@ BOOT = [2, "boot-1", "BootNotification", {"chargePointVendor": "V", "chargePoint
 
 
 @pytest.fixture(scope="module")
-def unruly_gateway(csms_env, moto_url, mqtt_url) -> Iterator[GatewayThread]:
+def unruly_gateway(csms_env, local_aws_url, mqtt_url) -> Iterator[GatewayThread]:
     """Records to SQS with a poller feeding event_worker, as `make run` has it."""
     patch = pytest.MonkeyPatch()
-    queues = create_queues(moto_url, name=f"unruly-{uuid.uuid4().hex[:8]}", visibility=1)
-    settings = {**queues, "MQTT_URL": mqtt_url, "AWS_ENDPOINT_URL": moto_url,
+    queues = create_queues(local_aws_url, name=f"unruly-{uuid.uuid4().hex[:8]}", visibility=1)
+    settings = {**queues, "MQTT_URL": mqtt_url, "AWS_ENDPOINT_URL": local_aws_url,
                 "PENDING_CALL_TTL_SECONDS": str(ANSWER_SECONDS)}
     for name, value in settings.items():
         patch.setenv(name, value)
     running = start_gateway(GatewayLimits(), patch)
-    poller = SqsPoller(moto_url, queues["EVENTS_QUEUE_URL"], load_handler("event_worker"))
+    poller = SqsPoller(local_aws_url, queues["EVENTS_QUEUE_URL"], load_handler("event_worker"))
     poller.start()
     yield running
     poller.stop()
