@@ -101,10 +101,10 @@ def handler_section(redis_url: str, mongodb_uri: str) -> list[tuple[str, float, 
     # Transactions for StopTransaction to stop: one per measured call.
     stop_ids: list[int] = []
 
-    def start(i: int) -> None:
+    def start(i: int, connector: int | None = None) -> None:
         moment = iso(base + timedelta(seconds=i))
         send([2, f"s{i}-{uuid.uuid4().hex[:6]}", "StartTransaction",
-              {"connectorId": 1 + i % 8, "idTag": f"T{i % 10}", "meterStart": i,
+              {"connectorId": connector or 1 + i % 8, "idTag": f"T{i % 10}", "meterStart": i,
                "timestamp": moment}])
 
     frames: dict[str, Callable[[int], None]] = {
@@ -182,11 +182,14 @@ def handler_section(redis_url: str, mongodb_uri: str) -> list[tuple[str, float, 
     for action, fn in frames.items():
         if action == "StopTransaction":
             # Starts for the stops, with ids in call order (index 0 is the warm-up).
-            before = db["transactions"].count_documents({})
+            newest = db["transactions"].find_one({}, {"_id": 1}, sort=[("_id", -1)])
+            before = newest["_id"] if newest else 0
+            # Each on a connector of its own: a start on a busy connector supersedes
+            # (closes) the transaction there.
             for k in range(5 * n + 1):
-                start(10_000_000 + k)
+                start(10_000_000 + k, connector=100 + k)
             stop_ids[:] = [t["_id"] for t in db["transactions"].find(
-                {"status": "Active"}, {"_id": 1}).sort("_id", 1).skip(before)][: 5 * n + 1]
+                {"status": "Active", "_id": {"$gt": before}}, {"_id": 1}).sort("_id", 1)]
         handler = per_op_us(fn, n)
         floor = per_op_us(floors[action], n)
         results.append((action, handler, floor))
