@@ -137,6 +137,9 @@ class WebSocketGateway:
             select_subprotocol=self._select_subprotocol,
             max_size=self.limits.message_bytes,
             ping_interval=None,  # API Gateway sends no pings; chargers send their own
+            # API Gateway negotiates no permessage-deflate; neither does its stand-in (and
+            # compressing every frame cost more CPU than any handler step).
+            compression=None,
             ssl=ssl,
         )
         self._servers.append(server)
