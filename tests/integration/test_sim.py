@@ -12,7 +12,7 @@ import pytest
 from csms_local.sim import SimConfig, SimConfigError, simulate
 from csms_local.sim.anchor import Anchor, AnchorChargePoint
 from csms_local.sim.cli import main
-from ocpp.routing import on
+from ocpp.routing import after, on
 from ocpp.v16 import call, call_result
 from ocpp.v16.enums import Action
 
@@ -120,8 +120,12 @@ class Commanding(AnchorChargePoint):
 
     @on(Action.start_transaction)
     def on_start(self, **kwargs: Any) -> call_result.StartTransaction:
-        self.started.set_result(kwargs)
         return call_result.StartTransaction(transaction_id=42, id_tag_info={"status": "Accepted"})
+
+    @after(Action.start_transaction)
+    def after_start(self, **kwargs: Any) -> None:
+        # Only now is the answer (and its transactionId) on its way to the charger.
+        self.started.set_result(kwargs)
 
     @on(Action.stop_transaction)
     def on_stop(self, **kwargs: Any) -> call_result.StopTransaction:
