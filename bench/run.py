@@ -201,10 +201,10 @@ def core_section() -> list[tuple[str, float, float, float]]:
     from datetime import UTC as utc
 
     import ocpp.messages
-    from csms.protocol import v16
     from csms.protocol.framing import Call, parse_frame, serialize
     from csms.protocol.router import CallContext, Router
     from csms.protocol.schemas import SchemaSet, ocpp_schema_dir
+    from csms.versions import v16
     from ocpp.routing import on
     from ocpp.v16 import ChargePoint, call_result
 

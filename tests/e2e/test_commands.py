@@ -183,10 +183,13 @@ def test_an_invalid_payload_is_refused_with_the_reason(fleet, operator):
     assert reply.json["field"] == "type"
 
 
-def test_an_unknown_action_is_not_found(fleet, operator):
+def test_an_action_the_chargers_version_lacks_is_refused_naming_the_version(fleet, operator):
     cp_id = fleet.add_charge_point("UNKNOWN")
 
-    assert operator.post(f"/v1/charge-points/{cp_id}/commands/Heartbeat", {}).status == 404
+    reply = operator.post(f"/v1/charge-points/{cp_id}/commands/Heartbeat", {})
+
+    assert reply.status == 422
+    assert "OCPP 1.6" in reply.json["message"]
 
 
 def test_a_viewer_may_not_command(gateway, fleet):

@@ -17,16 +17,16 @@ from csms.adapters.memory import (
     MemoryTenantStore,
 )
 from csms.domain.model import ConnectionInfo
-from csms.protocol import v16
 from csms.protocol.router import Router
 from csms.protocol.schemas import SchemaSet, ocpp_schema_dir
-from csms.protocol.v16.central_system import CentralSystem16
 from csms.services.charging import ChargingService
 from csms.services.commands import CommandService
 from csms.services.connect import ConnectService
 from csms.services.messages import MessageService
 from csms.services.record_applier import RecordApplier, StoreNow
 from csms.services.records import BufferedRecords
+from csms.versions import v16
+from csms.versions.v16.central_system import CentralSystem16
 
 NOW = datetime(2026, 11, 22, 12, 0, tzinfo=UTC)
 TENANT = "tenant-a"
@@ -96,8 +96,8 @@ def world() -> World:
         pending=pending,
         store=store,
         gateway=lambda: gateway,
-        schemas=schemas,
-        actions=v16.CSMS_INITIATED,
+        vocabularies={v16.SUBPROTOCOL: v16.plugin().commands},
+        directory=directory,
         clock=clock,
         answer_timeout=timedelta(seconds=30),
         queue_timeout=timedelta(seconds=600),

@@ -3,10 +3,10 @@
 from datetime import UTC, datetime
 
 import pytest
-from csms.protocol import v16
 from csms.protocol.framing import Call, CallError, CallResult
 from csms.protocol.router import CallContext, Router
 from csms.protocol.schemas import SchemaSet, ocpp_schema_dir
+from csms.versions import v16
 
 NOW = datetime(2026, 1, 1, tzinfo=UTC)
 CTX = CallContext("CP1", "t1", "conn", "1", NOW)

@@ -13,16 +13,14 @@ from typing import TYPE_CHECKING, Any
 
 from csms.config import Settings, mongodb_uri_from_secret
 from csms.ports import ConnectionGateway, EventPublisher, RecordQueue
-from csms.protocol import v16
 from csms.protocol.router import Router
-from csms.protocol.schemas import SchemaSet, ocpp_schema_dir
-from csms.protocol.v16.central_system import CentralSystem16
 from csms.services.charging import ChargingService
 from csms.services.commands import CommandService
 from csms.services.connect import ConnectService
 from csms.services.messages import MessageService
 from csms.services.record_applier import RecordApplier, StoreNow
 from csms.services.records import BufferedRecords
+from csms.versions import CentralSystemParts, VersionPlugin, by_subprotocol, v16
 
 if TYPE_CHECKING:  # adapters import their drivers; load them only when wired
     from csms.adapters.jwt_tokens import TokenVerifier
@@ -41,7 +39,6 @@ if TYPE_CHECKING:  # adapters import their drivers; load them only when wired
     from csms.services.command_sweep import CommandSweeper
     from csms.services.fleet import FleetService
 
-SUPPORTED_SUBPROTOCOLS = (v16.SUBPROTOCOL,)
 
 
 def utc_now() -> datetime:
@@ -186,8 +183,9 @@ def connection_gateway(endpoint: str | None) -> ConnectionGateway:
 
 
 @cache
-def _v16_schemas() -> SchemaSet:
-    return SchemaSet(ocpp_schema_dir(v16.VERSION.schema_dir))
+def versions() -> dict[str, VersionPlugin]:
+    """The OCPP versions this CSMS speaks, by subprotocol; the first is the default."""
+    return by_subprotocol([v16.plugin()])
 
 
 @cache
@@ -200,8 +198,8 @@ def command_service() -> CommandService:
         store=tenant_store(),
         # Built when first needed: only sending a command uses the @connections API.
         gateway=_gateway_from_settings,
-        schemas=_v16_schemas(),
-        actions=v16.CSMS_INITIATED,
+        vocabularies={name: plugin.commands for name, plugin in versions().items()},
+        directory=directory(),
         clock=utc_now,
         answer_timeout=timedelta(seconds=s.pending_call_ttl_seconds),
         queue_timeout=timedelta(seconds=s.command_queue_ttl_seconds),
@@ -261,9 +259,13 @@ def charging_service(store: TenantStore | None = None) -> ChargingService:
 
 
 def routers(store: TenantStore, clock: Callable[[], datetime] = utc_now) -> dict[str, Router]:
-    charging = charging_service(store)
-    central_system = CentralSystem16(charging, settings().heartbeat_interval_seconds, clock)
-    return {v16.SUBPROTOCOL: Router(v16.VERSION, _v16_schemas(), central_system.handlers())}
+    parts = CentralSystemParts(
+        charging=charging_service(store),
+        directory=directory(),
+        clock=clock,
+        heartbeat_interval=settings().heartbeat_interval_seconds,
+    )
+    return {name: plugin.router(parts) for name, plugin in versions().items()}
 
 
 @cache
@@ -274,7 +276,7 @@ def message_service() -> MessageService:
         replay=replay_cache(),
         pending=pending_calls(),
         routers=routers(store),
-        default_version=v16.VERSION,
+        default_version=next(iter(versions().values())).version,
         clock=utc_now,
         commands=command_service(),
         records=records(),
@@ -288,7 +290,7 @@ def connect_service() -> ConnectService:
         registry=connection_registry(),
         store=tenant_store(),
         gateway=connection_gateway,
-        supported_subprotocols=SUPPORTED_SUBPROTOCOLS,
+        supported_subprotocols=tuple(versions()),
         clock=utc_now,
         records=records(),
         commands=command_service(),
@@ -328,7 +330,7 @@ def reset() -> None:
     """Forget every wired object, so the next call re-reads the environment (tests)."""
     for factory in (settings, _redis, _mongo, directory, tenant_store, connection_registry,
                     pending_calls, replay_cache, message_service, connect_service,
-                    command_queue, rate_limiter, _v16_schemas, command_service,
+                    command_queue, rate_limiter, versions, command_service,
                     _gateway_from_settings, token_verifier, fleet_service, event_publisher,
                     record_applier, records, dead_letters, command_sweeper,
                     verified_credentials, _credential_key):

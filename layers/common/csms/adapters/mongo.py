@@ -165,6 +165,7 @@ def _registered(doc: Doc) -> RegisteredChargePoint:
         doc["password_hash"],
         doc.get("enabled", True),
         doc.get("description"),
+        doc.get("ocpp_version"),
     )
 
 

@@ -21,11 +21,6 @@ FINAL_STATUSES = frozenset(
     {CommandStatus.COMPLETED, CommandStatus.REJECTED, CommandStatus.FAILED, CommandStatus.TIMED_OUT}
 )
 
-# The `status` values of 1.6 confirmations that mean "done as asked". Any other status in a
-# CallResult (Rejected, NotSupported, Faulted, Occupied, UnlockFailed, ...) is a refusal.
-_AGREEING_STATUSES = frozenset({"Accepted", "Scheduled", "RebootRequired", "Unlocked"})
-
-
 @dataclass(frozen=True, slots=True)
 class Command:
     command_id: str  # also the OCPP message id of the Call, which correlates the answer
@@ -40,6 +35,8 @@ class Command:
     completed_at: datetime | None = None
     response: dict[str, Any] | None = None
     error: dict[str, Any] | None = None
+    # The subprotocol the command speaks (the charger's version when it was submitted).
+    ocpp_version: str = "ocpp1.6"
 
     @property
     def final(self) -> bool:
@@ -65,10 +62,11 @@ NO_ANSWER_IN_TIME = "the charge point did not answer in time"
 NOT_ONLINE_IN_TIME = "the charge point did not come online in time to receive it"
 
 
-def outcome_of_result(response: dict[str, Any]) -> CommandStatus:
-    """How a charger's CallResult ends a command: completed, or rejected by its status."""
+def outcome_of_result(response: dict[str, Any], agreeing: frozenset[str]) -> CommandStatus:
+    """How a charger's CallResult ends a command: completed, or rejected by its status
+    (`agreeing`: the statuses the command's OCPP version means "done as asked" by)."""
     status = response.get("status")
-    if status is None or status in _AGREEING_STATUSES:
+    if status is None or status in agreeing:
         return CommandStatus.COMPLETED
     return CommandStatus.REJECTED
 
@@ -79,3 +77,8 @@ class NotConnected(Exception):
 
 class UnknownCommand(Exception):
     """Not a CSMS-initiated action of the charger's OCPP version."""
+
+    def __init__(self, action: str, version: str = "") -> None:
+        super().__init__(action)
+        self.action = action
+        self.version = version

@@ -72,6 +72,8 @@ class RegisteredChargePoint:
     password_hash: str
     enabled: bool = True
     description: str | None = None
+    # The subprotocol it negotiated last: commands queued while it is offline speak it.
+    ocpp_version: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -6,7 +6,8 @@ from __future__ import annotations
 import logging
 import time
 import uuid
-from collections.abc import Callable, Collection
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -25,14 +26,15 @@ from csms.ports import (
     CommandQueue,
     ConnectionGateway,
     ConnectionRegistry,
+    Directory,
     PendingCalls,
     RuntimeRecords,
+    TenantData,
     TenantStore,
 )
 from csms.protocol.errors import OcppError
 from csms.protocol.framing import Call, CallError, CallResult, serialize
 from csms.protocol.schemas import SchemaSet
-from csms.services.command_effects import apply_effects
 
 logger = logging.getLogger(__name__)
 
@@ -49,6 +51,22 @@ _CONNECT_SETTLE = timedelta(seconds=0.5)
 _LOST_ENTRY_GRACE = timedelta(seconds=5)
 
 
+# What an accepted command changes in the tenant's records: (data, charge point id,
+# request payload, response payload).
+CommandEffect = Callable[[TenantData, str, dict[str, Any], dict[str, Any]], None]
+
+
+@dataclass(frozen=True)
+class CommandVocabulary:
+    """One OCPP version's CSMS-initiated actions, as its plug-in describes them."""
+
+    schemas: SchemaSet
+    actions: frozenset[str]
+    # The `status` values of a CallResult that mean "done as asked"; others refuse.
+    agreeing_statuses: frozenset[str]
+    effects: Mapping[str, CommandEffect]
+
+
 class CommandService:
     def __init__(
         self,
@@ -57,8 +75,8 @@ class CommandService:
         pending: PendingCalls,
         store: TenantStore,
         gateway: Callable[[], ConnectionGateway],
-        schemas: SchemaSet,
-        actions: Collection[str],
+        vocabularies: Mapping[str, CommandVocabulary],
+        directory: Directory,
         clock: Callable[[], datetime],
         answer_timeout: timedelta,
         queue_timeout: timedelta,
@@ -73,18 +91,32 @@ class CommandService:
         self._pending = pending
         self._store = store
         self._gateway = gateway
-        self._schemas = schemas
-        self._actions = frozenset(actions)
+        # Subprotocol -> its actions; the first is the version of a charger never seen.
+        self._vocabularies = dict(vocabularies)
+        self._default_version = next(iter(self._vocabularies))
+        self._directory = directory
         self._clock = clock
         self._answer_timeout = answer_timeout
         self._queue_timeout = queue_timeout
         self._new_id = new_id
 
-    def validate(self, action: str, payload: dict[str, Any]) -> None:
+    def version_of(self, charge_point_id: str) -> str:
+        """The OCPP version a command to this charger speaks: its live connection's, else
+        the one it negotiated last (a command queued while it is offline)."""
+        connection_id = self._registry.connection_of(charge_point_id)
+        connection = self._registry.lookup(connection_id) if connection_id else None
+        if connection is not None and connection.subprotocol in self._vocabularies:
+            return connection.subprotocol
+        registered = self._directory.get_charge_point(charge_point_id)
+        last = registered.ocpp_version if registered is not None else None
+        return last if last is not None and last in self._vocabularies else self._default_version
+
+    def validate(self, action: str, payload: dict[str, Any], version: str | None = None) -> None:
         """Raise UnknownCommand, or OcppError naming what breaks the action's schema."""
-        if action not in self._actions:
-            raise UnknownCommand(action)
-        self._schemas.validate_request(action, payload)
+        vocabulary = self._vocabularies[version or self._default_version]
+        if action not in vocabulary.actions:
+            raise UnknownCommand(action, version or self._default_version)
+        vocabulary.schemas.validate_request(action, payload)
 
     def submit(
         self,
@@ -96,7 +128,8 @@ class CommandService:
     ) -> Command:
         """Queue a command and send it at once if the charger is free; the caller has
         checked that the charge point belongs to the tenant."""
-        self.validate(action, payload)
+        version = self.version_of(charge_point_id)
+        self.validate(action, payload, version)
         if not queue_if_offline and self._registry.connection_of(charge_point_id) is None:
             raise NotConnected(charge_point_id)
         now = self._clock()
@@ -108,6 +141,7 @@ class CommandService:
             status=CommandStatus.QUEUED,
             created_at=now,
             expires_at=now + self._queue_timeout,
+            ocpp_version=version,
         )
         commands = self._store.for_tenant(tenant_id).commands
         commands.insert(command)
@@ -300,23 +334,22 @@ class CommandService:
     def _complete_result(
         self, tenant_id: str, charge_point_id: str, request: Call, result: CallResult
     ) -> None:
+        data = self._store.for_tenant(tenant_id)
+        command = data.commands.get(result.unique_id)
+        version = command.ocpp_version if command is not None else self._default_version
+        vocabulary = self._vocabularies.get(version) or self._vocabularies[self._default_version]
         try:
-            self._schemas.validate_response(request.action, result.payload)
+            vocabulary.schemas.validate_response(request.action, result.payload)
         except OcppError as invalid:
             error = {"reason": f"the charger's answer breaks the schema: {invalid.description}"}
             self._finish(
                 tenant_id, result.unique_id, CommandStatus.FAILED, result.payload, error
             )
             return
-        status = outcome_of_result(result.payload)
-        if status is CommandStatus.COMPLETED:
-            apply_effects(
-                self._store.for_tenant(tenant_id),
-                charge_point_id,
-                request.action,
-                request.payload,
-                result.payload,
-            )
+        status = outcome_of_result(result.payload, vocabulary.agreeing_statuses)
+        effect = vocabulary.effects.get(request.action)
+        if status is CommandStatus.COMPLETED and effect is not None:
+            effect(data, charge_point_id, request.payload, result.payload)
         self._finish(tenant_id, result.unique_id, status, result.payload)
 
     def _finish(

@@ -110,6 +110,9 @@ class ConnectService:
         connection = ConnectionInfo(
             request.connection_id, cp_id, registered.tenant_id, subprotocol, now
         )
+        if registered.ocpp_version != subprotocol:
+            # Commands queued while it is offline will speak the version it speaks now.
+            self._directory.update_charge_point(cp_id, {"ocpp_version": subprotocol})
         replaced = self._registry.register(connection)
         if replaced and replaced != request.connection_id:
             # A charger that reconnects has given up on its old connection, and on any

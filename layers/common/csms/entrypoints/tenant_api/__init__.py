@@ -175,7 +175,10 @@ def _install_error_handlers(app: APIGatewayHttpResolver) -> None:
 
     @app.exception_handler(UnknownCommand)
     def unknown_command(exc: UnknownCommand) -> Response[str]:
-        return error(404, "not an OCPP 1.6 command the Central System sends")
+        version = exc.version.removeprefix("ocpp") or "its version"
+        return error(
+            422, f"{exc.action} is not a command of OCPP {version}, the charge point's version"
+        )
 
     @app.exception_handler(Conflict)
     def conflict(exc: Conflict) -> Response[str]:

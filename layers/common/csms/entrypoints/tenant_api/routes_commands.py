@@ -11,13 +11,18 @@ from csms import bootstrap
 from csms.domain.access import Permission
 from csms.entrypoints.tenant_api import views
 from csms.entrypoints.tenant_api.models import Limit, Offset
-from csms.protocol import v16
 from csms.services.commands import MAX_WAIT_SECONDS
 from csms.services.fleet import NotFound
 
 Json = dict[str, Any]
 CommandStatusName = Literal["queued", "sent", "completed", "rejected", "failed", "timed_out"]
-_ACTIONS = ", ".join(sorted(v16.CSMS_INITIATED))
+
+
+def _actions_by_version() -> str:
+    return "; ".join(
+        f"OCPP {name.removeprefix('ocpp')}: {', '.join(sorted(plugin.commands.actions))}"
+        for name, plugin in bootstrap.versions().items()
+    )
 
 
 def install(app: APIGatewayHttpResolver) -> None:
@@ -30,8 +35,9 @@ def install(app: APIGatewayHttpResolver) -> None:
         "/v1/charge-points/<charge_point_id>/commands/<action>",
         tags=["commands"],
         description=(
-            "Send an OCPP 1.6J command; the body is its payload, checked against the OCPP "
-            f"schema first (422). Actions: {_ACTIONS}. Commands to one charger go out in "
+            "Send an OCPP command in the charger's version; the body is its payload, checked "
+            "against that version's schema first (422, as is an action the version lacks). "
+            f"Actions: {_actions_by_version()}. Commands to one charger go out in "
             "order, one at a time. 200 with the final command once the charger answered "
             "(within `wait` seconds), otherwise 202; poll GET /v1/commands/{id}. 409 when "
             "the charger is offline, unless `queue=true`."

@@ -1,7 +1,15 @@
 """OCPP 1.6J (with the 1.6 security extension): vocabulary and Central System handlers."""
 
+from __future__ import annotations
+
+from functools import cache
+from typing import TYPE_CHECKING
+
 from csms.protocol.errors import ErrorKind
 from csms.protocol.router import OcppVersion
+
+if TYPE_CHECKING:
+    from csms.versions import VersionPlugin
 
 SUBPROTOCOL = "ocpp1.6"
 
@@ -81,3 +89,34 @@ VERSION = OcppVersion(
     charger_initiated=CHARGER_INITIATED,
     csms_initiated=CSMS_INITIATED,
 )
+
+# The `status` values of 1.6 confirmations that mean "done as asked". Any other status in a
+# CallResult (Rejected, NotSupported, Faulted, Occupied, UnlockFailed, ...) is a refusal.
+AGREEING_STATUSES = frozenset({"Accepted", "Scheduled", "RebootRequired", "Unlocked"})
+
+
+@cache
+def plugin() -> VersionPlugin:
+    """OCPP 1.6J as a plug-in (built once: its schemas compile on first use)."""
+    from csms.protocol.schemas import SchemaSet, ocpp_schema_dir
+    from csms.services.commands import CommandVocabulary
+    from csms.versions import CentralSystemParts, VersionPlugin
+    from csms.versions.v16.central_system import CentralSystem16
+    from csms.versions.v16.command_effects import EFFECTS
+
+    schemas = SchemaSet(ocpp_schema_dir(VERSION.schema_dir))
+
+    def handlers(parts: CentralSystemParts):  # type: ignore[no-untyped-def]
+        return CentralSystem16(parts.charging, parts.heartbeat_interval, parts.clock).handlers()
+
+    return VersionPlugin(
+        version=VERSION,
+        schemas=schemas,
+        handlers=handlers,
+        commands=CommandVocabulary(
+            schemas=schemas,
+            actions=CSMS_INITIATED,
+            agreeing_statuses=AGREEING_STATUSES,
+            effects=EFFECTS,
+        ),
+    )

@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
 from csms.domain.model import Reservation, ReservationStatus
 from csms.ports import TenantData
 from csms.protocol.timestamps import parse_timestamp
+from csms.services.commands import CommandEffect
 
 Payload = dict[str, Any]
-Effect = Callable[[TenantData, str, Payload, Payload], None]
 
 
 def _get_configuration(data: TenantData, cp: str, request: Payload, response: Payload) -> None:
@@ -88,7 +87,7 @@ def _installed_certificates(data: TenantData, cp: str, request: Payload, respons
     )
 
 
-EFFECTS: dict[str, Effect] = {
+EFFECTS: dict[str, CommandEffect] = {
     "GetConfiguration": _get_configuration,
     "ChangeConfiguration": _change_configuration,
     "ChangeAvailability": _change_availability,
@@ -105,12 +104,3 @@ EFFECTS: dict[str, Effect] = {
     "Reset": _reset,
     "GetInstalledCertificateIds": _installed_certificates,
 }
-
-
-def apply_effects(
-    data: TenantData, charge_point_id: str, action: str, request: Payload, response: Payload
-) -> None:
-    """Record what a completed (accepted) command established; most have nothing to keep."""
-    effect = EFFECTS.get(action)
-    if effect is not None:
-        effect(data, charge_point_id, request, response)
