@@ -10,7 +10,7 @@ STAMP  := $(VENV)/.installed
 LS_VENV  := .venv-localstack
 LS_STAMP := $(LS_VENV)/.installed
 
-.PHONY: install localstack run test test-unit lint typecheck template-check bench build clean
+.PHONY: install localstack run test test-unit lint typecheck template-check bench load soak build clean
 
 $(STAMP): requirements-dev.txt layers/common/requirements.txt pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
