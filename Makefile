@@ -65,5 +65,10 @@ build: $(STAMP)
 bench: install
 	$(BIN)/python bench/run.py
 
+# csms-sim against the running `make run` stack, beside a plain ocpp-package central
+# system (the anchor) in the same run (LOAD_CHARGERS, LOAD_SECONDS, LOAD_PROFILE).
+load: install
+	$(BIN)/python bench/load.py
+
 clean:
 	rm -rf .aws-sam .pytest_cache .mypy_cache .ruff_cache
