@@ -106,17 +106,25 @@ def apply_local_environment(config: StackConfig, override: bool = False) -> None
     AWS_ENDPOINT_URL of another emulator) must not redirect its handlers. Without it
     (`csms-local invoke`), values already set win, so an invocation can be aimed
     elsewhere."""
-    secret_file = config.data_dir / "jwt-secret"
-    if not secret_file.exists():
-        secret_file.parent.mkdir(parents=True, exist_ok=True)
-        secret_file.write_text(secrets.token_urlsafe(32))
-        secret_file.chmod(0o600)
-    values = config.handler_environment() | {"JWT_SECRET": secret_file.read_text().strip()}
+    values = config.handler_environment() | {
+        "JWT_SECRET": _local_secret(config.data_dir / "jwt-secret"),
+        # Keys the verified-login cache of $connect (a Secrets Manager secret on AWS).
+        "CREDENTIAL_CACHE_KEY": _local_secret(config.data_dir / "credential-cache-key"),
+    }
     for key, value in values.items():
         if override:
             os.environ[key] = value
         else:
             os.environ.setdefault(key, value)
+
+
+def _local_secret(path: Path) -> str:
+    """A random secret kept in the data dir (readable by its owner only), made once."""
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(secrets.token_urlsafe(32))
+        path.chmod(0o600)
+    return path.read_text().strip()
 
 
 def seed_demo(config: StackConfig) -> dict[str, Any]:

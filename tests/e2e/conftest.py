@@ -140,6 +140,7 @@ def csms_env(redis_url: str, mongodb_uri: str) -> Iterator[None]:
     patch.setenv("AWS_SECRET_ACCESS_KEY", "local")
     patch.setenv("AWS_REGION", "us-east-1")
     patch.setenv("JWT_SECRET", secrets.token_urlsafe(32))
+    patch.setenv("CREDENTIAL_CACHE_KEY", secrets.token_urlsafe(32))  # as make run sets it
     bootstrap.reset()
     yield
     patch.undo()
