@@ -7,6 +7,7 @@ from datetime import datetime, timedelta
 from typing import Any, Protocol
 
 from csms.domain.commands import Command, CommandStatus, Taken
+from csms.domain.device_model import ACTUAL, VariableAttribute, VariableKey
 from csms.domain.model import (
     BootInfo,
     ConnectionInfo,
@@ -273,6 +274,20 @@ class CommandLog(Protocol):
         """Charge points that have commands waiting to be sent."""
 
 
+class DeviceModel(Protocol):
+    """Each charge point's device model (OCPP 2.0.1), one entry per variable attribute."""
+
+    def put(self, charge_point_id: str, attributes: Sequence[VariableAttribute]) -> None:
+        """Store or replace these attributes (others stay as they are)."""
+
+    def of(self, charge_point_id: str) -> list[VariableAttribute]:
+        """All stored attributes of the charge point, ordered by variable path."""
+
+    def get(
+        self, charge_point_id: str, key: VariableKey, attribute_type: str = ACTUAL
+    ) -> VariableAttribute | None: ...
+
+
 class MessageLog(Protocol):
     def record(self, entries: Sequence[dict[str, Any]]) -> None:
         """Store entries; one whose `_id` is stored already is skipped (redelivery)."""
@@ -307,6 +322,9 @@ class TenantData(Protocol):
 
     @property
     def charging_profiles(self) -> ChargingProfiles: ...
+
+    @property
+    def device_model(self) -> DeviceModel: ...
 
 
 class TenantStore(Protocol):

@@ -8,6 +8,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from csms.domain.commands import Command, CommandStatus, Taken
+from csms.domain.device_model import ACTUAL, VariableAttribute, VariableKey
 from csms.domain.model import (
     AuthorizationStatus,
     Booted,
@@ -533,6 +534,23 @@ class MemoryMessageLog:
         self.entries.extend(e for e in entries if "_id" not in e or e["_id"] not in stored)
 
 
+class MemoryDeviceModel:
+    def __init__(self) -> None:
+        self.attributes: dict[tuple[str, str, str], VariableAttribute] = {}
+
+    def put(self, charge_point_id: str, attributes: Sequence[VariableAttribute]) -> None:
+        for a in attributes:
+            self.attributes[(charge_point_id, a.key.path, a.attribute_type)] = a
+
+    def of(self, charge_point_id: str) -> list[VariableAttribute]:
+        return [a for (cp, _, _), a in sorted(self.attributes.items()) if cp == charge_point_id]
+
+    def get(
+        self, charge_point_id: str, key: VariableKey, attribute_type: str = ACTUAL
+    ) -> VariableAttribute | None:
+        return self.attributes.get((charge_point_id, key.path, attribute_type))
+
+
 class MemoryTenantData:
     def __init__(self) -> None:
         self.messages = MemoryMessageLog()
@@ -544,6 +562,7 @@ class MemoryTenantData:
         self.commands = MemoryCommandLog()
         self.reservations = MemoryReservations()
         self.charging_profiles = MemoryChargingProfiles()
+        self.device_model = MemoryDeviceModel()
 
 
 class MemoryTenantStore:

@@ -12,12 +12,13 @@ from dataclasses import asdict
 from datetime import datetime, timedelta
 from typing import Any
 
-from pymongo import ASCENDING, DESCENDING, MongoClient, ReturnDocument, UpdateOne
+from pymongo import ASCENDING, DESCENDING, MongoClient, ReplaceOne, ReturnDocument, UpdateOne
 from pymongo.collection import Collection
 from pymongo.database import Database
 from pymongo.errors import BulkWriteError, DuplicateKeyError
 
 from csms.domain.commands import FINAL_STATUSES, Command, CommandStatus
+from csms.domain.device_model import ACTUAL, VariableAttribute, VariableKey
 from csms.domain.model import (
     AuthorizationStatus,
     Booted,
@@ -674,6 +675,70 @@ def command_from_document(doc: Doc) -> Command:
     return Command(command_id=doc["_id"], **fields)
 
 
+class MongoDeviceModel:
+    """Collection `device_model`: one document per (charge point, variable, attribute)."""
+
+    def __init__(self, db: Database[Doc]) -> None:
+        self._c: Collection[Doc] = db["device_model"]
+
+    def put(self, charge_point_id: str, attributes: Sequence[VariableAttribute]) -> None:
+        if not attributes:
+            return
+        self._c.bulk_write(
+            [
+                ReplaceOne(
+                    {"_id": _attribute_id(charge_point_id, a.key, a.attribute_type)},
+                    _attribute_document(charge_point_id, a),
+                    upsert=True,
+                )
+                for a in attributes
+            ],
+            ordered=False,
+        )
+
+    def of(self, charge_point_id: str) -> list[VariableAttribute]:
+        cursor = self._c.find({"charge_point_id": charge_point_id}).sort("_id", ASCENDING)
+        return [_attribute(doc) for doc in cursor]
+
+    def get(
+        self, charge_point_id: str, key: VariableKey, attribute_type: str = ACTUAL
+    ) -> VariableAttribute | None:
+        doc = self._c.find_one({"_id": _attribute_id(charge_point_id, key, attribute_type)})
+        return _attribute(doc) if doc else None
+
+
+def _attribute_id(charge_point_id: str, key: VariableKey, attribute_type: str) -> str:
+    return f"{charge_point_id}|{key.path}|{attribute_type}"
+
+
+def _attribute_document(charge_point_id: str, a: VariableAttribute) -> Doc:
+    return {
+        "charge_point_id": charge_point_id,
+        "path": a.key.path,
+        "key": asdict(a.key),
+        "attribute_type": a.attribute_type,
+        "value": a.value,
+        "mutability": a.mutability,
+        "persistent": a.persistent,
+        "constant": a.constant,
+        "characteristics": a.characteristics,
+        "updated_at": a.updated_at,
+    }
+
+
+def _attribute(doc: Doc) -> VariableAttribute:
+    return VariableAttribute(
+        key=VariableKey(**doc["key"]),
+        updated_at=doc["updated_at"],
+        attribute_type=doc["attribute_type"],
+        value=doc.get("value"),
+        mutability=doc.get("mutability"),
+        persistent=doc.get("persistent"),
+        constant=doc.get("constant"),
+        characteristics=doc.get("characteristics") or {},
+    )
+
+
 class MongoTenantData:
     def __init__(self, db: Database[Doc]) -> None:
         self.db = db
@@ -686,6 +751,7 @@ class MongoTenantData:
         self.commands = MongoCommandLog(db)
         self.reservations = MongoReservations(db)
         self.charging_profiles = MongoChargingProfiles(db)
+        self.device_model = MongoDeviceModel(db)
 
     def ensure_indexes(self) -> None:
         """Idempotent; run when a tenant is created and by `csms-admin db migrate`."""
@@ -716,6 +782,7 @@ class MongoTenantData:
             [("charge_point_id", ASCENDING), ("timestamp", DESCENDING)]
         )
         db["commands"].create_index([("charge_point_id", ASCENDING), ("created_at", DESCENDING)])
+        db["device_model"].create_index([("charge_point_id", ASCENDING), ("path", ASCENDING)])
         # The sweep looks for commands still waiting past their deadline.
         db["commands"].create_index([("status", ASCENDING), ("expires_at", ASCENDING)])
         db["charging_profiles"].create_index(

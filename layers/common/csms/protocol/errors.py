@@ -9,6 +9,10 @@ from typing import Any
 class ErrorKind(Enum):
     """What went wrong; each OCPP version maps a kind to its own error code string."""
 
+    # The frame is no valid RPC message (not JSON, not an array of the right shape, no
+    # readable id): 1.6 says FormationViolation, 2.x RpcFrameworkError.
+    RPC_FRAMEWORK_ERROR = "rpc_framework_error"
+    # The payload is syntactically wrong for its action (say, an unknown field).
     FORMAT_VIOLATION = "format_violation"
     PROTOCOL_ERROR = "protocol_error"
     TYPE_CONSTRAINT_VIOLATION = "type_constraint_violation"

@@ -46,12 +46,14 @@ def parse_frame(raw: str | bytes) -> Frame:
     try:
         message = json.loads(raw)
     except (ValueError, UnicodeDecodeError) as exc:
-        raise FrameError(ErrorKind.FORMAT_VIOLATION, f"Message is not valid JSON: {exc}") from None
+        raise FrameError(
+            ErrorKind.RPC_FRAMEWORK_ERROR, f"Message is not valid JSON: {exc}"
+        ) from None
     except RecursionError:
         # Nested deeper than the parser goes: no id can be trusted, so the reply uses -1.
-        raise FrameError(ErrorKind.FORMAT_VIOLATION, "Message is nested too deeply") from None
+        raise FrameError(ErrorKind.RPC_FRAMEWORK_ERROR, "Message is nested too deeply") from None
     if not isinstance(message, list) or not message:
-        raise FrameError(ErrorKind.FORMAT_VIOLATION, "Message must be a non-empty JSON array")
+        raise FrameError(ErrorKind.RPC_FRAMEWORK_ERROR, "Message must be a non-empty JSON array")
     message_type = message[0]
     unique_id = _unique_id(message)
     if message_type == CALL and type(message_type) is int:
@@ -79,7 +81,7 @@ def _unique_id(message: list[Any]) -> str | None:
 def _require_id(unique_id: str | None) -> str:
     if unique_id is None:
         raise FrameError(
-            ErrorKind.FORMAT_VIOLATION,
+            ErrorKind.RPC_FRAMEWORK_ERROR,
             f"UniqueId must be a string of 1 to {MAX_UNIQUE_ID_LENGTH} characters",
         )
     return unique_id
@@ -89,13 +91,13 @@ def _call(message: list[Any], unique_id: str | None) -> Call:
     uid = _require_id(unique_id)
     if len(message) != 4:
         raise FrameError(
-            ErrorKind.FORMAT_VIOLATION, "Call must be [2, UniqueId, Action, Payload]", uid
+            ErrorKind.RPC_FRAMEWORK_ERROR, "Call must be [2, UniqueId, Action, Payload]", uid
         )
     _, _, action, payload = message
     if not isinstance(action, str) or not action:
-        raise FrameError(ErrorKind.FORMAT_VIOLATION, "Action must be a non-empty string", uid)
+        raise FrameError(ErrorKind.RPC_FRAMEWORK_ERROR, "Action must be a non-empty string", uid)
     if not isinstance(payload, dict):
-        raise FrameError(ErrorKind.FORMAT_VIOLATION, "Payload must be a JSON object", uid)
+        raise FrameError(ErrorKind.RPC_FRAMEWORK_ERROR, "Payload must be a JSON object", uid)
     return Call(uid, action, payload)
 
 
@@ -103,7 +105,7 @@ def _call_result(message: list[Any], unique_id: str | None) -> CallResult:
     uid = _require_id(unique_id)
     if len(message) != 3 or not isinstance(message[2], dict):
         raise FrameError(
-            ErrorKind.FORMAT_VIOLATION, "CallResult must be [3, UniqueId, Payload]", uid
+            ErrorKind.RPC_FRAMEWORK_ERROR, "CallResult must be [3, UniqueId, Payload]", uid
         )
     return CallResult(uid, message[2])
 
@@ -117,7 +119,7 @@ def _call_error(message: list[Any], unique_id: str | None) -> CallError:
         or not isinstance(message[4], dict)
     ):
         raise FrameError(
-            ErrorKind.FORMAT_VIOLATION,
+            ErrorKind.RPC_FRAMEWORK_ERROR,
             "CallError must be [4, UniqueId, ErrorCode, ErrorDescription, ErrorDetails]",
             uid,
         )

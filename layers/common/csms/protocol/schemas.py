@@ -77,12 +77,14 @@ def ocpp_schema_dir(version_dir: str) -> Path:
 class SchemaSet:
     """Request and response validators of one OCPP version, compiled on demand."""
 
-    def __init__(self, directory: Path) -> None:
+    def __init__(self, directory: Path, request_suffix: str = "") -> None:
         self._directory = directory
+        # 1.6 names request schemas `<Action>.json`, 2.x `<Action>Request.json`.
+        self._request_suffix = request_suffix
         self._validators: dict[str, Validator] = {}
 
     def validate_request(self, action: str, payload: dict[str, Any]) -> None:
-        self._validate(action, payload)
+        self._validate(action + self._request_suffix, payload)
 
     def validate_response(self, action: str, payload: dict[str, Any]) -> None:
         self._validate(action + "Response", payload)

@@ -69,6 +69,7 @@ CSMS_INITIATED = frozenset(
 # "OccurenceConstraintViolation"). 1.6 has no MessageTypeNotSupported: an unknown
 # message type is a frame that does not conform to the PDU structure.
 ERROR_CODES = {
+    ErrorKind.RPC_FRAMEWORK_ERROR: "FormationViolation",
     ErrorKind.FORMAT_VIOLATION: "FormationViolation",
     ErrorKind.MESSAGE_TYPE_NOT_SUPPORTED: "FormationViolation",
     ErrorKind.PROTOCOL_ERROR: "ProtocolError",
