@@ -190,6 +190,8 @@ def versions() -> dict[str, VersionPlugin]:
 
 @cache
 def command_service() -> CommandService:
+    from csms.versions.password_push import command_vocabularies
+
     s = settings()
     return CommandService(
         registry=connection_registry(),
@@ -198,7 +200,7 @@ def command_service() -> CommandService:
         store=tenant_store(),
         # Built when first needed: only sending a command uses the @connections API.
         gateway=_gateway_from_settings,
-        vocabularies={name: plugin.commands for name, plugin in versions().items()},
+        vocabularies=command_vocabularies(versions()),
         directory=directory(),
         clock=utc_now,
         answer_timeout=timedelta(seconds=s.pending_call_ttl_seconds),

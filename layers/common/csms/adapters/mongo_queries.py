@@ -42,7 +42,9 @@ def _without_none(**fields: Any) -> Doc:
 
 
 def _renamed_id(doc: Doc, name: str) -> Doc:
-    doc[name] = doc.pop("_id")
+    # A document with its own `name` field keeps it (2.0.1 transactions: the charger's id).
+    identity = doc.pop("_id")
+    doc.setdefault(name, identity)
     return doc
 
 
@@ -190,8 +192,15 @@ class MongoTenantQueries:
         status: str | None = None,
     ) -> Page:
         query = _without_none(charge_point_id=charge_point_id, status=status)
+        # A password push's new hash stays server-side.
         return self._page(
-            "commands", query, [("created_at", DESCENDING)], limit, offset, "command_id"
+            "commands",
+            query,
+            [("created_at", DESCENDING)],
+            limit,
+            offset,
+            "command_id",
+            {"new_password_hash": 0},
         )
 
     def reservations(self, charge_point_id: str, limit: int, offset: int) -> Page:

@@ -37,6 +37,13 @@ class Command:
     error: dict[str, Any] | None = None
     # The subprotocol the command speaks (the charger's version when it was submitted).
     ocpp_version: str = "ocpp1.6"
+    # A request larger than the charger takes in one message goes out in parts, each a
+    # command of its own: the parts name their whole, the whole its parts in order.
+    parent_id: str | None = None
+    parts: tuple[str, ...] = ()
+    # A password push: the hash the registry switches to once the charger accepts the
+    # new password. Kept server-side only; never shown, the password itself never stored.
+    new_password_hash: str | None = None
 
     @property
     def final(self) -> bool:
@@ -60,6 +67,7 @@ class Taken:
 CONNECTION_CLOSED = "connection closed before the charger answered"
 NO_ANSWER_IN_TIME = "the charge point did not answer in time"
 NOT_ONLINE_IN_TIME = "the charge point did not come online in time to receive it"
+PARTS_INCOMPLETE = "some parts of the request did not complete"
 
 
 def outcome_of_result(response: dict[str, Any], agreeing: frozenset[str]) -> CommandStatus:

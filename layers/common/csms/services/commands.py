@@ -7,7 +7,7 @@ import logging
 import time
 import uuid
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -15,12 +15,15 @@ from csms.domain.commands import (
     CONNECTION_CLOSED,
     NO_ANSWER_IN_TIME,
     NOT_ONLINE_IN_TIME,
+    PARTS_INCOMPLETE,
     Command,
     CommandStatus,
     NotConnected,
     UnknownCommand,
     outcome_of_result,
 )
+from csms.domain.credentials import generate_password, hash_password
+from csms.domain.device_model import VariableAttribute, VariableKey
 from csms.domain.model import ConnectionStatus
 from csms.ports import (
     CommandQueue,
@@ -55,6 +58,32 @@ _LOST_ENTRY_GRACE = timedelta(seconds=5)
 # request payload, response payload).
 CommandEffect = Callable[[TenantData, str, dict[str, Any], dict[str, Any]], None]
 
+Payload = dict[str, Any]
+# A variable of the charger's stored device model (OCPP 2.0.1), its Actual attribute.
+VariableLookup = Callable[[VariableKey], VariableAttribute | None]
+
+
+@dataclass(frozen=True)
+class Splitting:
+    """How a request too large for the charger goes out in parts: `split` gives the
+    parts (a single one when it fits) from the payload and the charger's device model,
+    `merge` makes one response of the parts' responses, in order."""
+
+    split: Callable[[Payload, VariableLookup], list[Payload]]
+    merge: Callable[[list[Payload]], Payload]
+
+
+@dataclass(frozen=True)
+class PasswordChange:
+    """How a version asks a charger to take a new HTTP Basic auth password."""
+
+    action: str
+    # The request payload carrying the password, and the same with the password hidden.
+    request: Callable[[str], Payload]
+    redact: Callable[[Payload], Payload]
+    # Whether the charger's response takes the new password.
+    accepted: Callable[[Payload], bool]
+
 
 @dataclass(frozen=True)
 class CommandVocabulary:
@@ -65,6 +94,13 @@ class CommandVocabulary:
     # The `status` values of a CallResult that mean "done as asked"; others refuse.
     agreeing_statuses: frozenset[str]
     effects: Mapping[str, CommandEffect]
+    # Actions whose requests may be too large for one message, by action.
+    splittings: Mapping[str, Splitting] = field(default_factory=dict)
+    password_change: PasswordChange | None = None
+
+
+class PasswordPushUnsupported(Exception):
+    """The charger's OCPP version has no way to set its password."""
 
 
 class CommandService:
@@ -132,23 +168,114 @@ class CommandService:
         self.validate(action, payload, version)
         if not queue_if_offline and self._registry.connection_of(charge_point_id) is None:
             raise NotConnected(charge_point_id)
+        return self._enqueue(tenant_id, charge_point_id, action, payload, version)
+
+    def push_password(
+        self, tenant_id: str, charge_point_id: str, queue_if_offline: bool = False
+    ) -> tuple[Command, str]:
+        """Send the charger a new password (the command, and the password for the caller
+        to show once if the charger accepts). The stored request hides it; the registry
+        switches to its hash when the charger's answer takes it, whenever that comes."""
+        version = self.version_of(charge_point_id)
+        change = self._vocabularies[version].password_change
+        if change is None:
+            raise PasswordPushUnsupported(version)
+        password = generate_password()
+        payload = change.request(password)
+        self.validate(change.action, payload, version)
+        if not queue_if_offline and self._registry.connection_of(charge_point_id) is None:
+            raise NotConnected(charge_point_id)
+        command = self._enqueue(
+            tenant_id,
+            charge_point_id,
+            change.action,
+            payload,
+            version,
+            stored_request=change.redact(payload),
+            new_password_hash=hash_password(password),
+        )
+        return command, password
+
+    def password_accepted(self, command: Command) -> bool | None:
+        """A password push's outcome: None until the charger answered, then whether it
+        took the new password."""
+        if not command.final:
+            return None
+        change = self._vocabulary(command.ocpp_version).password_change
+        return (
+            change is not None
+            and command.status is CommandStatus.COMPLETED
+            and command.response is not None
+            and change.accepted(command.response)
+        )
+
+    def _enqueue(
+        self,
+        tenant_id: str,
+        charge_point_id: str,
+        action: str,
+        payload: Payload,
+        version: str,
+        stored_request: Payload | None = None,
+        new_password_hash: str | None = None,
+    ) -> Command:
+        """Store the command and queue its Call (or its parts' Calls), then send."""
         now = self._clock()
+        splitting = self._vocabularies[version].splittings.get(action)
+        parts = self._split(tenant_id, charge_point_id, splitting, payload)
         command = Command(
             command_id=self._new_id(),
             charge_point_id=charge_point_id,
             action=action,
-            request=payload,
+            request=payload if stored_request is None else stored_request,
             status=CommandStatus.QUEUED,
             created_at=now,
             expires_at=now + self._queue_timeout,
             ocpp_version=version,
+            new_password_hash=new_password_hash,
         )
         commands = self._store.for_tenant(tenant_id).commands
-        commands.insert(command)
-        frame = serialize(Call(command.command_id, action, payload))
-        self._queue.push(charge_point_id, command.command_id, frame)
+        if len(parts) <= 1:
+            commands.insert(command)
+            frame = serialize(Call(command.command_id, action, payload))
+            self._queue.push(charge_point_id, command.command_id, frame)
+        else:
+            part_ids = tuple(self._new_id() for _ in parts)
+            # The whole ends when its last part does: at the latest, the last part sent
+            # just before its queue deadline ends at its answer deadline.
+            whole = replace(
+                command,
+                parts=part_ids,
+                expires_at=now + self._queue_timeout + self._answer_timeout + _LOST_ENTRY_GRACE,
+            )
+            commands.insert(whole)
+            for part_id, part in zip(part_ids, parts, strict=True):
+                commands.insert(
+                    replace(command, command_id=part_id, request=part, parent_id=whole.command_id)
+                )
+                self._queue.push(charge_point_id, part_id, serialize(Call(part_id, action, part)))
+            command = whole
         self.dispatch_next(tenant_id, charge_point_id)
         return self.get(tenant_id, command.command_id) or command
+
+    def _split(
+        self,
+        tenant_id: str,
+        charge_point_id: str,
+        splitting: Splitting | None,
+        payload: Payload,
+    ) -> list[Payload]:
+        if splitting is None:
+            return [payload]
+        device_model = self._store.for_tenant(tenant_id).device_model
+
+        def lookup(key: VariableKey) -> VariableAttribute | None:
+            return device_model.get(charge_point_id, key)
+
+        return splitting.split(payload, lookup)
+
+    def _vocabulary(self, version: str) -> CommandVocabulary:
+        return self._vocabularies.get(version) or self._vocabularies[self._default_version]
 
     def dispatch_next(self, tenant_id: str, charge_point_id: str) -> None:
         """Send the charger's next queued command if none is outstanding. Safe to call
@@ -242,6 +369,8 @@ class CommandService:
         now = self._clock()
         if not command.expired(now):
             return False
+        if command.parts:
+            return self._expire_whole(tenant_id, command, now)
         if command.status is CommandStatus.SENT:
             removed = self._pending.expire(command.charge_point_id, command.command_id, now)
             if not removed and now < command.expires_at + _LOST_ENTRY_GRACE:
@@ -250,6 +379,24 @@ class CommandService:
         else:
             error = {"reason": NOT_ONLINE_IN_TIME}
         return self._finish(tenant_id, command.command_id, CommandStatus.TIMED_OUT, error=error)
+
+    def _expire_whole(self, tenant_id: str, command: Command, now: datetime) -> bool:
+        """A split command past its deadline: its overdue parts end first, then it ends
+        as they did, or `timed_out` if some part is still open (lost)."""
+        commands = self._store.for_tenant(tenant_id).commands
+        for part_id in command.parts:
+            part = commands.get(part_id)
+            if part is not None and part.expired(now):
+                self.expire(tenant_id, part)
+        current = commands.get(command.command_id)
+        if current is None or current.final:
+            return current is not None  # ended just now, by its parts
+        return self._finish(
+            tenant_id,
+            command.command_id,
+            CommandStatus.TIMED_OUT,
+            error={"reason": NO_ANSWER_IN_TIME},
+        )
 
     def _send(
         self,
@@ -273,6 +420,10 @@ class CommandService:
             return False
         # Marked before sending: the answer may arrive before post() returns.
         commands.mark_sent(command_id, now, answer_by)
+        if command.parent_id is not None:
+            whole = commands.get(command.parent_id)
+            if whole is not None:
+                commands.mark_sent(whole.command_id, now, whole.expires_at)
         try:
             gone = not self._post(connection_id, frame)
         except Exception:
@@ -337,7 +488,7 @@ class CommandService:
         data = self._store.for_tenant(tenant_id)
         command = data.commands.get(result.unique_id)
         version = command.ocpp_version if command is not None else self._default_version
-        vocabulary = self._vocabularies.get(version) or self._vocabularies[self._default_version]
+        vocabulary = self._vocabulary(version)
         try:
             vocabulary.schemas.validate_response(request.action, result.payload)
         except OcppError as invalid:
@@ -348,7 +499,10 @@ class CommandService:
             return
         status = outcome_of_result(result.payload, vocabulary.agreeing_statuses)
         effect = vocabulary.effects.get(request.action)
-        if status is CommandStatus.COMPLETED and effect is not None:
+        # A password push changes the registry instead (see _finish), and its request's
+        # password must reach no record, such as a stored configuration value.
+        pushes_password = command is not None and command.new_password_hash is not None
+        if status is CommandStatus.COMPLETED and effect is not None and not pushes_password:
             effect(data, charge_point_id, request.payload, result.payload)
         self._finish(tenant_id, result.unique_id, status, result.payload)
 
@@ -364,8 +518,11 @@ class CommandService:
         now = self._clock()
         if not commands.finish(command_id, status, now, response, error):
             return False
-        self._queue.signal_done(command_id)
         command = commands.get(command_id)
+        if command is not None and command.new_password_hash is not None:
+            # Before anyone waiting hears of the outcome: they may connect with it.
+            self._switch_password(command)
+        self._queue.signal_done(command_id)
         if command is not None:
             completed = {
                 "command_id": command_id,
@@ -377,7 +534,43 @@ class CommandService:
             self._records.event(
                 tenant_id, command.charge_point_id, "command_completed", completed, now
             )
+            if command.parent_id is not None:
+                self._settle_whole(tenant_id, command.parent_id)
         return True
+
+    def _switch_password(self, command: Command) -> None:
+        if self.password_accepted(command) and command.new_password_hash is not None:
+            self._directory.set_charge_point_password(
+                command.charge_point_id, command.new_password_hash
+            )
+            logger.info("charge point password switched", extra={"command_id": command.command_id})
+
+    def _settle_whole(self, tenant_id: str, command_id: str) -> None:
+        """End a split command once all its parts are final: completed with the merged
+        response when they all completed, else as its first part that did not."""
+        commands = self._store.for_tenant(tenant_id).commands
+        whole = commands.get(command_id)
+        if whole is None or whole.final:
+            return
+        parts = [commands.get(part_id) for part_id in whole.parts]
+        finished = [part for part in parts if part is not None and part.final]
+        if len(finished) < len(parts):
+            return
+        splitting = self._vocabulary(whole.ocpp_version).splittings.get(whole.action)
+        responses = [part.response for part in finished if part.response is not None]
+        response = splitting.merge(responses) if splitting is not None and responses else None
+        unfinished = [part for part in finished if part.status is not CommandStatus.COMPLETED]
+        if not unfinished:
+            self._finish(tenant_id, command_id, CommandStatus.COMPLETED, response)
+            return
+        error = {
+            "reason": PARTS_INCOMPLETE,
+            "parts": [
+                {"command_id": part.command_id, "status": part.status.value, "error": part.error}
+                for part in unfinished
+            ],
+        }
+        self._finish(tenant_id, command_id, unfinished[0].status, response, error)
 
     def get(self, tenant_id: str, command_id: str) -> Command | None:
         """The command as it stands; one past its deadline is timed out from now on,

@@ -46,5 +46,6 @@ def id_tag(tag: IdTag) -> Json:
 
 def command(c: Command) -> Json:
     view = asdict(c)
+    view.pop("new_password_hash")  # server-side only
     view["status"] = c.status.value
     return view

@@ -130,7 +130,7 @@ def plugin() -> VersionPlugin:
     from csms.services.commands import CommandVocabulary
     from csms.versions import CentralSystemParts, VersionPlugin
     from csms.versions.v201.central_system import CentralSystem201
-    from csms.versions.v201.command_effects import EFFECTS
+    from csms.versions.v201.command_effects import EFFECTS, PASSWORD_CHANGE, SPLITTINGS
 
     schemas = SchemaSet(ocpp_schema_dir(VERSION.schema_dir), request_suffix="Request")
 
@@ -146,5 +146,7 @@ def plugin() -> VersionPlugin:
             actions=CSMS_INITIATED,
             agreeing_statuses=AGREEING_STATUSES,
             effects=EFFECTS,
+            splittings=SPLITTINGS,
+            password_change=PASSWORD_CHANGE,
         ),
     )

@@ -1,7 +1,278 @@
-"""What an accepted command changes in the tenant's records (OCPP 2.0.1 responses)."""
+"""What an accepted command changes in the tenant's records (OCPP 2.0.1 responses), how
+GetVariables and SetVariables go out in parts when the charger takes fewer items per
+message, and how a new Basic auth password is set (SecurityCtrlr.BasicAuthPassword)."""
 
 from __future__ import annotations
 
-from csms.services.commands import CommandEffect
+from datetime import UTC, datetime
+from typing import Any
 
-EFFECTS: dict[str, CommandEffect] = {}
+from csms.domain.device_model import ACTUAL, VariableAttribute, VariableKey
+from csms.ports import TenantData
+from csms.services.commands import (
+    CommandEffect,
+    PasswordChange,
+    Splitting,
+    VariableLookup,
+)
+
+Payload = dict[str, Any]
+
+# OCPP 2.0.1 part 2, appendix 3 (DeviceModelCtrlr): how many items one GetVariables or
+# SetVariables request may carry.
+DEVICE_MODEL_CTRLR = "DeviceModelCtrlr"
+ITEMS_PER_MESSAGE = "ItemsPerMessage"
+# SecurityCtrlr.BasicAuthPassword (WriteOnly): the password of security profiles 1, 2.
+SECURITY_CTRLR = "SecurityCtrlr"
+BASIC_AUTH_PASSWORD = "BasicAuthPassword"
+HIDDEN = "***"
+# A SetVariableResult with one of these took the value (RebootRequired: from the reboot).
+_VALUE_TAKEN = frozenset({"Accepted", "RebootRequired"})
+
+
+def key_of(component: Payload, variable: Payload) -> VariableKey:
+    """The domain key of a ComponentType and a VariableType."""
+    evse = component.get("evse") or {}
+    return VariableKey(
+        component=component["name"],
+        variable=variable["name"],
+        component_instance=component.get("instance"),
+        evse_id=evse.get("id"),
+        connector_id=evse.get("connectorId"),
+        variable_instance=variable.get("instance"),
+    )
+
+
+def _is_password(key: VariableKey) -> bool:
+    return key.component == SECURITY_CTRLR and key.variable == BASIC_AUTH_PASSWORD
+
+
+def _known(data: TenantData, cp: str, key: VariableKey, attribute_type: str) -> Any:
+    return data.device_model.get(cp, key, attribute_type)
+
+
+def _store_value(
+    data: TenantData, cp: str, key: VariableKey, attribute_type: str, value: str | None
+) -> None:
+    """The new value of one attribute, keeping what the last report said about it."""
+    known = _known(data, cp, key, attribute_type)
+    now = datetime.now(UTC)
+    if known is None:
+        attribute = VariableAttribute(key, now, attribute_type, value)
+    else:
+        attribute = VariableAttribute(
+            key,
+            now,
+            attribute_type,
+            value,
+            known.mutability,
+            known.persistent,
+            known.constant,
+            known.characteristics,
+        )
+    data.device_model.put(cp, [attribute])
+
+
+def _get_variables(data: TenantData, cp: str, _: Payload, response: Payload) -> None:
+    for result in response.get("getVariableResult", []):
+        if result.get("attributeStatus") != "Accepted":
+            continue
+        key = key_of(result["component"], result["variable"])
+        if _is_password(key):
+            continue  # WriteOnly: a charger that answers anyway is not stored
+        attribute_type = result.get("attributeType", ACTUAL)
+        _store_value(data, cp, key, attribute_type, result.get("attributeValue"))
+
+
+def _set_variables(data: TenantData, cp: str, request: Payload, response: Payload) -> None:
+    asked = {
+        (key_of(item["component"], item["variable"]), item.get("attributeType", ACTUAL)):
+            item["attributeValue"]
+        for item in request.get("setVariableData", [])
+    }
+    for result in response.get("setVariableResult", []):
+        if result.get("attributeStatus") not in _VALUE_TAKEN:
+            continue
+        key = key_of(result["component"], result["variable"])
+        attribute_type = result.get("attributeType", ACTUAL)
+        value = asked.get((key, attribute_type))
+        if value is None or _is_password(key):
+            continue
+        _store_value(data, cp, key, attribute_type, value)
+
+
+def _recorded(name: str, *fields: str) -> CommandEffect:
+    """An effect keeping the request (or some of its fields) on the charge point."""
+
+    def effect(data: TenantData, cp: str, request: Payload, response: Payload) -> None:
+        kept = {f: request[f] for f in fields if f in request} if fields else request
+        data.charge_points.record_command_effect(cp, name, kept)
+
+    return effect
+
+
+def _change_availability(data: TenantData, cp: str, request: Payload, _: Payload) -> None:
+    evse = request.get("evse") or {}
+    where = f"{evse.get('id', 0)}" + (
+        f".{evse['connectorId']}" if "connectorId" in evse else ""
+    )
+    data.charge_points.record_command_effect(
+        cp, f"availability.{where}", request["operationalStatus"]
+    )
+
+
+def _reset(data: TenantData, cp: str, request: Payload, _: Payload) -> None:
+    data.charge_points.record_command_effect(cp, "last_reset", request["type"])
+
+
+def _request_start(data: TenantData, cp: str, request: Payload, response: Payload) -> None:
+    data.charge_points.record_command_effect(
+        cp,
+        "remote_start",
+        {
+            "remoteStartId": request["remoteStartId"],
+            "idToken": request["idToken"],
+            "evseId": request.get("evseId"),
+            "transactionId": response.get("transactionId"),
+        },
+    )
+
+
+def _request_stop(data: TenantData, cp: str, request: Payload, _: Payload) -> None:
+    data.charge_points.record_command_effect(cp, "remote_stop", request["transactionId"])
+
+
+def _transaction_status(data: TenantData, cp: str, request: Payload, response: Payload) -> None:
+    data.charge_points.record_command_effect(
+        cp, "transaction_status", {**response, "transactionId": request.get("transactionId")}
+    )
+
+
+def _answer(name: str) -> CommandEffect:
+    """An effect keeping the charger's response on the charge point."""
+
+    def effect(data: TenantData, cp: str, request: Payload, response: Payload) -> None:
+        data.charge_points.record_command_effect(cp, name, response)
+
+    return effect
+
+
+def _report_requested(data: TenantData, cp: str, request: Payload, _: Payload) -> None:
+    # The report itself arrives as NotifyReport messages carrying this requestId.
+    data.charge_points.record_command_effect(cp, "report_requested", request)
+
+
+def _delete_certificate(data: TenantData, cp: str, request: Payload, _: Payload) -> None:
+    data.charge_points.record_command_effect(
+        cp, "certificate_deleted", request["certificateHashData"]
+    )
+
+
+def _install_certificate(data: TenantData, cp: str, request: Payload, _: Payload) -> None:
+    # The certificate itself is public; what is kept is which kind was installed.
+    data.charge_points.record_command_effect(
+        cp, f"certificate_installed.{request['certificateType']}", request["certificate"]
+    )
+
+
+EFFECTS: dict[str, CommandEffect] = {
+    "GetVariables": _get_variables,
+    "SetVariables": _set_variables,
+    "GetBaseReport": _report_requested,
+    "GetReport": _report_requested,
+    "Reset": _reset,
+    "RequestStartTransaction": _request_start,
+    "RequestStopTransaction": _request_stop,
+    "UnlockConnector": _recorded("unlocked_connector", "evseId", "connectorId"),
+    "TriggerMessage": _recorded("triggered_message"),
+    "ChangeAvailability": _change_availability,
+    "ClearCache": _recorded("cache_cleared"),
+    "GetTransactionStatus": _transaction_status,
+    "SetNetworkProfile": _recorded("network_profile", "configurationSlot"),
+    "InstallCertificate": _install_certificate,
+    "GetInstalledCertificateIds": _answer("installed_certificates"),
+    "DeleteCertificate": _delete_certificate,
+}
+
+
+# Splitting GetVariables and SetVariables (B06, B05: the CSMS sends no more items than
+# ItemsPerMessage allows).
+
+
+def _items_per_message(lookup: VariableLookup, action: str) -> int | None:
+    for key in (
+        VariableKey(DEVICE_MODEL_CTRLR, ITEMS_PER_MESSAGE, variable_instance=action),
+        VariableKey(DEVICE_MODEL_CTRLR, f"{ITEMS_PER_MESSAGE}{action}"),
+    ):
+        attribute = lookup(key)
+        if attribute is not None and attribute.value is not None:
+            try:
+                limit = int(attribute.value)
+            except ValueError:
+                continue
+            return limit if limit > 0 else None
+    return None
+
+
+def _splitting(action: str, items: str, results: str) -> Splitting:
+    def split(payload: Payload, lookup: VariableLookup) -> list[Payload]:
+        limit = _items_per_message(lookup, action)
+        listed = payload[items]
+        if limit is None or len(listed) <= limit:
+            return [payload]
+        return [
+            {**payload, items: listed[start : start + limit]}
+            for start in range(0, len(listed), limit)
+        ]
+
+    def merge(responses: list[Payload]) -> Payload:
+        return {results: [result for r in responses for result in r.get(results, [])]}
+
+    return Splitting(split, merge)
+
+
+SPLITTINGS: dict[str, Splitting] = {
+    "GetVariables": _splitting("GetVariables", "getVariableData", "getVariableResult"),
+    "SetVariables": _splitting("SetVariables", "setVariableData", "setVariableResult"),
+}
+
+
+# A01 (Update Charging Station Password for HTTP Basic Authentication).
+
+
+def _password_request(password: str) -> Payload:
+    return {
+        "setVariableData": [
+            {
+                "attributeType": ACTUAL,
+                "attributeValue": password,
+                "component": {"name": SECURITY_CTRLR},
+                "variable": {"name": BASIC_AUTH_PASSWORD},
+            }
+        ]
+    }
+
+
+def _password_redacted(payload: Payload) -> Payload:
+    return {
+        "setVariableData": [
+            {**item, "attributeValue": HIDDEN} for item in payload["setVariableData"]
+        ]
+    }
+
+
+def _password_accepted(response: Payload) -> bool:
+    results = response.get("setVariableResult", [])
+    return any(
+        r.get("attributeStatus") in _VALUE_TAKEN
+        and _is_password(key_of(r["component"], r["variable"]))
+        for r in results
+    )
+
+
+PASSWORD_CHANGE = PasswordChange(
+    action="SetVariables",
+    request=_password_request,
+    redact=_password_redacted,
+    accepted=_password_accepted,
+)
