@@ -6,12 +6,12 @@ import pytest
 from csms.adapters.mongo import MongoDirectory, MongoTenantStore
 from csms.domain.model import (
     AuthorizationStatus,
-    ConnectionInfo,
     ConnectorStatus,
     ConnectorStatusChanged,
     IdTag,
     MeterValue,
     RegisteredChargePoint,
+    SessionChange,
     StartRequest,
     StopRequest,
     Tenant,
@@ -124,10 +124,20 @@ def test_id_tags_round_trip_with_expiry_and_parent(data):
 
 
 def test_sessions_record_connect_and_disconnect(data):
-    data.sessions.opened(ConnectionInfo("c1", "CP1", "t", "ocpp1.6", T0), "10.1.1.1")
-    data.sessions.closed("c1", T0 + timedelta(hours=1), 1000, "bye")
+    data.sessions.sync([
+        SessionChange("c1", {"charge_point_id": "CP1", "connected_at": T0,
+                             "source_ip": "10.1.1.1", "disconnected_at": None}),
+        SessionChange("c1", {"disconnected_at": T0 + timedelta(hours=1), "close_code": 1000}),
+    ])
     doc = data.db["sessions"].find_one({"_id": "c1"})
     assert (doc["connected_at"], doc["close_code"], doc["source_ip"]) == (T0, 1000, "10.1.1.1")
+
+
+def test_a_close_applied_before_its_open_loses_nothing(data):
+    data.sessions.sync([SessionChange("c2", {"disconnected_at": T0, "close_code": 1006})])
+    data.sessions.sync([SessionChange("c2", {"charge_point_id": "CP1", "connected_at": T0})])
+    doc = data.db["sessions"].find_one({"_id": "c2"})
+    assert (doc["close_code"], doc["charge_point_id"]) == (1006, "CP1")
 
 
 def test_the_message_log_keeps_every_entry(data):

@@ -12,7 +12,12 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from csms.domain.credentials import credential_tag, verify_password
-from csms.domain.model import ConnectionInfo, ConnectionStatus, RegisteredChargePoint
+from csms.domain.model import (
+    ConnectionInfo,
+    ConnectionStatus,
+    RegisteredChargePoint,
+    SessionChange,
+)
 from csms.ports import (
     ConnectionGateway,
     ConnectionRegistry,
@@ -119,8 +124,20 @@ class ConnectService:
             # command in flight there: end it now, so the queue moves on.
             self._commands.release_connection(registered.tenant_id, cp_id, replaced)
             self._close_quietly(replaced, request.management_endpoint)
-        data = self._store.for_tenant(registered.tenant_id)
-        data.sessions.opened(connection, request.source_ip)
+        self._records.session(
+            registered.tenant_id,
+            cp_id,
+            SessionChange(
+                request.connection_id,
+                {
+                    "charge_point_id": cp_id,
+                    "subprotocol": subprotocol,
+                    "connected_at": now,
+                    "source_ip": request.source_ip,
+                    "disconnected_at": None,
+                },
+            ),
+        )
         self._records.connection(registered.tenant_id, cp_id, ConnectionStatus.CONNECTED, now)
         self._records.flush()
         return ConnectDecision(200, subprotocol=subprotocol)
@@ -172,8 +189,14 @@ class ConnectService:
             connection.tenant_id, connection.charge_point_id, connection_id
         )
         now = self._clock()
-        data = self._store.for_tenant(connection.tenant_id)
-        data.sessions.closed(connection_id, now, status_code, reason)
+        self._records.session(
+            connection.tenant_id,
+            connection.charge_point_id,
+            SessionChange(
+                connection_id,
+                {"disconnected_at": now, "close_code": status_code, "close_reason": reason},
+            ),
+        )
         if still_current:
             # Otherwise a reconnect already replaced this connection: still online.
             self._records.connection(

@@ -22,6 +22,7 @@ from csms.domain.model import (
     Heartbeat,
     MeterValue,
     Notified,
+    SessionChange,
     StateChange,
     Tenant,
 )
@@ -44,6 +45,7 @@ class Decoded:
     messages: list[dict[str, Any]] = field(default_factory=list)
     meter_values: list[MeterValue] = field(default_factory=list)
     changes: list[StateChange] = field(default_factory=list)
+    sessions: list[SessionChange] = field(default_factory=list)
     # (event id, type, timestamp, data), in the order the records happened
     events: list[tuple[str, str, str, dict[str, Any]]] = field(default_factory=list)
 
@@ -88,6 +90,12 @@ def _decode_record(decoded: Decoded, record_id: str, record: dict[str, Any]) -> 
         decoded.changes.append(ConnectionChanged(cp, connection, at))
         event_type = "connected" if connection is ConnectionStatus.CONNECTED else "disconnected"
         decoded.events.append((record_id, event_type, when, {}))
+    elif kind == "session":
+        fields = dict(data["fields"])
+        for moment in ("connected_at", "disconnected_at"):
+            if fields.get(moment) is not None:
+                fields[moment] = parse_timestamp(fields[moment], moment)
+        decoded.sessions.append(SessionChange(str(data["connection_id"]), fields))
     elif kind == "notification":
         decoded.changes.append(Notified(cp, data["kind"], data["data"], at, record_id))
     elif kind == "meter_value":
@@ -146,6 +154,7 @@ class RecordApplier:
         values = [value for decoded in batch for value in decoded.meter_values]
         data.meter_values.add(values, timedelta(days=tenant.meter_value_retention_days))
         data.charge_points.sync([change for decoded in batch for change in decoded.changes])
+        data.sessions.sync([change for decoded in batch for change in decoded.sessions])
 
     def events(self, tenant: Tenant, decoded: Decoded) -> list[tuple[str, dict[str, Any]]]:
         """(topic, event) pairs of one envelope, in order."""

@@ -16,7 +16,13 @@ from dataclasses import asdict
 from datetime import datetime
 from typing import Any
 
-from csms.domain.model import BootInfo, ConnectionStatus, ConnectorStatus, MeterValue
+from csms.domain.model import (
+    BootInfo,
+    ConnectionStatus,
+    ConnectorStatus,
+    MeterValue,
+    SessionChange,
+)
 from csms.ports import RecordQueue
 from csms.protocol.timestamps import format_timestamp
 
@@ -76,6 +82,12 @@ class BufferedRecords:
         self, tenant_id: str, charge_point_id: str, status: ConnectionStatus, at: datetime
     ) -> None:
         self._add(tenant_id, charge_point_id, "connection", at, {"status": status.value})
+
+    def session(self, tenant_id: str, charge_point_id: str, change: SessionChange) -> None:
+        fields = change.fields
+        at: datetime = fields.get("disconnected_at") or fields["connected_at"]
+        data = {"connection_id": change.connection_id, "fields": fields}
+        self._add(tenant_id, charge_point_id, "session", at, data)
 
     def notification(
         self, tenant_id: str, charge_point_id: str, kind: str, data: dict[str, Any], at: datetime
