@@ -1,0 +1,166 @@
+"""OCPP 2.0.1 authorization and transactions (part 2, C and E), version-neutral below
+the plug-in: typed id tokens, the master pass, and transactions the charger numbers."""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime, timedelta
+from typing import Any
+
+from csms.domain.charger_transactions import (
+    ENDED,
+    STARTED,
+    ChargerTransaction,
+    TransactionEventData,
+)
+from csms.domain.id_tokens import IdToken, IdTokenInfo, may_start, token_info
+from csms.domain.model import SUPERSEDED, AuthorizationStatus, Tenant
+from csms.ports import Directory, RuntimeRecords, TenantData, TenantStore
+from csms.protocol.timestamps import format_timestamp
+
+logger = logging.getLogger(__name__)
+
+REQUEST_START = "RequestStartTransaction"
+
+
+class TransactionEventService:
+    def __init__(self, store: TenantStore, records: RuntimeRecords, directory: Directory) -> None:
+        self._store = store
+        self._records = records
+        self._directory = directory
+
+    def authorize(self, tenant_id: str, token: IdToken, now: datetime) -> IdTokenInfo:
+        """Authorize answers a master pass Accepted, with its group: the charger learns
+        from the group that it may only stop transactions with it."""
+        data = self._store.for_tenant(tenant_id)
+        master_pass_group = self._tenant(tenant_id).master_pass_group_id
+        return token_info(token, data.id_tags.get(token.id_token), now, master_pass_group)
+
+    def transaction_event(
+        self, tenant_id: str, event: TransactionEventData, now: datetime
+    ) -> IdTokenInfo | None:
+        """Apply the event once; the idTokenInfo to answer when it carries an idToken."""
+        data = self._store.for_tenant(tenant_id)
+        info = self._token_info(tenant_id, data, event, now)
+        status = None if info is None else info.status.value
+        transaction = data.charger_transactions.apply(event, status)
+        if event.meter_values:
+            self._records.meter_values(tenant_id, event.meter_values)
+        if transaction is None:
+            return info  # a repeated (transactionId, seqNo): nothing changes
+        if event.event_type == STARTED:
+            self._supersede(tenant_id, data, transaction, now)
+            self._started(tenant_id, transaction, info, now)
+        if event.remote_start_id is not None:
+            self._link_remote_start(data, event)
+        if event.event_type == ENDED:
+            self._stopped(tenant_id, transaction, now)
+        return info
+
+    def _token_info(
+        self, tenant_id: str, data: TenantData, event: TransactionEventData, now: datetime
+    ) -> IdTokenInfo | None:
+        if event.id_token is None or event.id_token_type is None:
+            return None
+        tenant = self._tenant(tenant_id)
+        token = IdToken(event.id_token, event.id_token_type)
+        info = token_info(token, data.id_tags.get(event.id_token), now, tenant.master_pass_group_id)
+        known = data.charger_transactions.get(event.charge_point_id, event.transaction_id)
+        starting = event.event_type == STARTED or known is None or known.id_token is None
+        if not starting:
+            # Stopping (or presenting again): the master pass stops any transaction.
+            return info
+        info = may_start(info)
+        if info.status is AuthorizationStatus.ACCEPTED and self._concurrent(
+            tenant, data, event, now
+        ):
+            info = IdTokenInfo(AuthorizationStatus.CONCURRENT_TX, info.cache_expiry,
+                               info.group_id_token)
+        return info
+
+    def _concurrent(
+        self, tenant: Tenant, data: TenantData, event: TransactionEventData, now: datetime
+    ) -> bool:
+        """The tenant's concurrent-transactions policy, as for 1.6 (both versions' open
+        transactions count)."""
+        if not tenant.rejects_concurrent_transactions or event.id_token is None:
+            return False
+        elsewhere = {
+            t.charge_point_id for t in data.transactions.active(id_tag=event.id_token)
+        } | {t.charge_point_id for t in data.charger_transactions.active(id_token=event.id_token)}
+        elsewhere.discard(event.charge_point_id)
+        since = now - timedelta(minutes=tenant.concurrent_tx_window_minutes)
+        return any(data.charge_points.heard_from_since(cp, since) for cp in sorted(elsewhere))
+
+    def _supersede(
+        self, tenant_id: str, data: TenantData, started: ChargerTransaction, now: datetime
+    ) -> None:
+        """A Started on an EVSE that still has an older open transaction: the charger lost
+        that one (power cut), so it is closed as Superseded."""
+        if started.evse_id is None:
+            return
+        for old in data.charger_transactions.active(
+            charge_point_id=started.charge_point_id, evse_id=started.evse_id
+        ):
+            if old.transaction_id == started.transaction_id or old.started_at > started.started_at:
+                continue
+            closed = old.closed(SUPERSEDED, started.started_at)
+            if data.charger_transactions.close(closed):
+                self._stopped(tenant_id, closed, now, superseded_by=started.transaction_id)
+
+    def _link_remote_start(self, data: TenantData, event: TransactionEventData) -> None:
+        command = data.commands.find_by_request(
+            event.charge_point_id, REQUEST_START, "remoteStartId", event.remote_start_id
+        )
+        if command is None:
+            logger.info("remoteStartId matches no command",
+                        extra={"remote_start_id": event.remote_start_id})
+            return
+        data.commands.set_transaction(command.command_id, event.transaction_id)
+
+    def _started(
+        self, tenant_id: str, t: ChargerTransaction, info: IdTokenInfo | None, now: datetime
+    ) -> None:
+        self._records.event(
+            tenant_id,
+            t.charge_point_id,
+            "transaction_started",
+            {
+                "transaction_id": t.transaction_id,
+                "connector_id": t.evse_id or 0,
+                "evse": _evse(t),
+                "id_tag": t.id_token,
+                "id_tag_status": None if info is None else info.status.value,
+                "meter_start": t.meter_start,
+                "started_at": format_timestamp(t.started_at),
+                "ocpp_version": "ocpp2.0.1",
+            },
+            now,
+        )
+
+    def _stopped(
+        self, tenant_id: str, t: ChargerTransaction, now: datetime, **extra: Any
+    ) -> None:
+        data: dict[str, Any] = {
+            "transaction_id": t.transaction_id,
+            "connector_id": t.evse_id or 0,
+            "evse": _evse(t),
+            "meter_start": t.meter_start,
+            "meter_stop": t.meter_stop,
+            "energy_wh": t.energy_wh,
+            "reason": t.stopped_reason,
+            "stopped_at": format_timestamp(t.ended_at or now),
+            "ocpp_version": "ocpp2.0.1",
+        }
+        self._records.event(tenant_id, t.charge_point_id, "transaction_stopped",
+                            data | extra, now)
+
+    def _tenant(self, tenant_id: str) -> Tenant:
+        return self._directory.get_tenant(tenant_id) or Tenant(tenant_id, tenant_id)
+
+
+def _evse(t: ChargerTransaction) -> dict[str, Any] | None:
+    if t.evse_id is None:
+        return None
+    return {"id": t.evse_id, "connector_id": t.connector_id}
+
