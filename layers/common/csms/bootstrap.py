@@ -20,7 +20,7 @@ from csms.services.connect import ConnectService
 from csms.services.messages import MessageService
 from csms.services.record_applier import RecordApplier, StoreNow
 from csms.services.records import BufferedRecords
-from csms.versions import CentralSystemParts, VersionPlugin, by_subprotocol, v16
+from csms.versions import CentralSystemParts, VersionPlugin, by_subprotocol, v16, v201
 
 if TYPE_CHECKING:  # adapters import their drivers; load them only when wired
     from csms.adapters.jwt_tokens import TokenVerifier
@@ -185,7 +185,7 @@ def connection_gateway(endpoint: str | None) -> ConnectionGateway:
 @cache
 def versions() -> dict[str, VersionPlugin]:
     """The OCPP versions this CSMS speaks, by subprotocol; the first is the default."""
-    return by_subprotocol([v16.plugin()])
+    return by_subprotocol([v16.plugin(), v201.plugin()])
 
 
 @cache
@@ -266,6 +266,8 @@ def routers(store: TenantStore, clock: Callable[[], datetime] = utc_now) -> dict
         directory=directory(),
         clock=clock,
         heartbeat_interval=settings().heartbeat_interval_seconds,
+        store=store,
+        records=records(),
     )
     return {name: plugin.router(parts) for name, plugin in versions().items()}
 

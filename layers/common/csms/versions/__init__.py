@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 
-from csms.ports import Directory
+from csms.ports import Directory, RuntimeRecords, TenantStore
 from csms.protocol.router import Handler, OcppVersion, Router
 from csms.protocol.schemas import SchemaSet
 from csms.services.charging import ChargingService
@@ -28,6 +28,9 @@ class CentralSystemParts:
     directory: Directory
     clock: Callable[[], datetime]
     heartbeat_interval: int
+    # What the 2.0.1 handlers read and record beside the charging service.
+    store: TenantStore | None = None
+    records: RuntimeRecords | None = None
 
 
 @dataclass(frozen=True)
