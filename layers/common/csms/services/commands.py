@@ -99,8 +99,11 @@ class CommandVocabulary:
     password_change: PasswordChange | None = None
 
 
-class PasswordPushUnsupported(Exception):
+class PasswordPushUnsupported(UnknownCommand):
     """The charger's OCPP version has no way to set its password."""
+
+    def __init__(self, version: str) -> None:
+        super().__init__("a password push", version)
 
 
 class CommandService:
@@ -172,10 +175,10 @@ class CommandService:
 
     def push_password(
         self, tenant_id: str, charge_point_id: str, queue_if_offline: bool = False
-    ) -> tuple[Command, str]:
-        """Send the charger a new password (the command, and the password for the caller
-        to show once if the charger accepts). The stored request hides it; the registry
-        switches to its hash when the charger's answer takes it, whenever that comes."""
+    ) -> Command:
+        """Send the charger a new password. Only the charger gets it: the stored request
+        hides it, nobody is shown it, and the registry switches to its hash when the
+        charger's answer takes it, whenever that comes."""
         version = self.version_of(charge_point_id)
         change = self._vocabularies[version].password_change
         if change is None:
@@ -194,7 +197,7 @@ class CommandService:
             stored_request=change.redact(payload),
             new_password_hash=hash_password(password),
         )
-        return command, password
+        return command
 
     def password_accepted(self, command: Command) -> bool | None:
         """A password push's outcome: None until the charger answered, then whether it

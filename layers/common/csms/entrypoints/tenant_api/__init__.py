@@ -24,6 +24,7 @@ from csms.domain.commands import NotConnected, UnknownCommand
 from csms.domain.credentials import WeakPassword
 from csms.entrypoints.tenant_api import (
     routes_commands,
+    routes_device_model,
     routes_fleet,
     routes_records,
     routes_tenants,
@@ -217,6 +218,7 @@ def create_app() -> APIGatewayHttpResolver:
     routes_fleet.install(app)
     routes_records.install(app)
     routes_commands.install(app)
+    routes_device_model.install(app)
     security: dict[str, SecurityScheme] = {"bearer": HTTPBearer(bearerFormat="JWT")}
     app.configure_openapi(
         title="CSMS tenant API",

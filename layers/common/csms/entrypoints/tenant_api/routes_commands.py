@@ -63,6 +63,44 @@ def install(app: APIGatewayHttpResolver) -> None:
             headers={"Location": f"/v1/commands/{command.command_id}"},
         )
 
+    @app.post(
+        "/v1/charge-points/<charge_point_id>/password/push",
+        tags=["commands"],
+        description=(
+            "Give the charger a new HTTP Basic auth password through OCPP: SetVariables "
+            "SecurityCtrlr.BasicAuthPassword (2.0.1) or ChangeConfiguration "
+            "AuthorizationKey (1.6 security extension). The registry switches to it only "
+            "once the charger accepts, also when the answer comes after this request "
+            "returned. `outcome`: accepted (switched), rejected (unchanged) or pending "
+            "(poll the command). The password is never shown nor stored: the charger has "
+            "it, the command's request shows `***`."
+        ),
+    )
+    def push_password(
+        charge_point_id: str,
+        wait: Annotated[float, Query(ge=0, le=MAX_WAIT_SECONDS)] = 0,
+        queue: Annotated[bool, Query(description="queue it if the charger is offline")] = False,
+    ) -> Response[str]:
+        tenant_id = tenant_of(app, Permission.MANAGE_FLEET)
+        bootstrap.fleet_service().owned(tenant_id, charge_point_id)
+        commands = bootstrap.command_service()
+        command = commands.push_password(tenant_id, charge_point_id, queue)
+        if wait > 0 and not command.final:
+            command = commands.wait(tenant_id, command.command_id, wait) or command
+        accepted = commands.password_accepted(command)
+        outcome = "pending" if accepted is None else "accepted" if accepted else "rejected"
+        body = {
+            "charge_point_id": charge_point_id,
+            "outcome": outcome,
+            "command": views.command(command),
+        }
+        return Response(
+            status_code=200 if command.final else 202,
+            content_type="application/json",
+            body=to_json(body),
+            headers={"Location": f"/v1/commands/{command.command_id}"},
+        )
+
     @app.get("/v1/commands/<command_id>", tags=["commands"])
     def get_command(
         command_id: str,
