@@ -19,6 +19,7 @@ from typing import Any
 from csms.adapters.mongo import MongoDirectory, MongoTenantStore, connect
 from csms.config import Settings
 from csms.domain.credentials import WeakPassword, generate_password, hash_password
+from csms.domain.id_tokens import ID_TOKEN_TYPES
 from csms.domain.model import (
     DEFAULT_CONCURRENT_TX_WINDOW_MINUTES,
     AuthorizationStatus,
@@ -93,12 +94,14 @@ class Admin:
         status: str,
         expiry: datetime | None,
         parent: str | None,
+        token_type: str | None = None,
+        group: str | None = None,
     ) -> dict[str, Any]:
         if self.directory.get_tenant(tenant_id) is None:
             raise AdminError(f"no tenant {tenant_id!r}")
-        if len(id_tag) > 20:
-            raise AdminError("OCPP 1.6 id tags are at most 20 characters")
-        tag = IdTag(id_tag, AuthorizationStatus(status), expiry, parent)
+        if len(id_tag) > 36:
+            raise AdminError("id tokens are at most 36 characters (OCPP 1.6 id tags 20)")
+        tag = IdTag(id_tag, AuthorizationStatus(status), expiry, parent, token_type, group)
         self.tenants.for_tenant(tenant_id).id_tags.put(tag)
         return {
             "tenant_id": tenant_id,
@@ -106,6 +109,8 @@ class Admin:
             "status": status,
             "expiry_date": expiry.isoformat() if expiry else None,
             "parent_id_tag": parent,
+            "id_token_type": token_type,
+            "group_id_token": group,
         }
 
     def migrate(self) -> dict[str, Any]:
@@ -207,7 +212,11 @@ def _parser() -> argparse.ArgumentParser:
     tag = groups.add_parser("id-tag", help="id tags").add_subparsers(dest="command", required=True)
     tag_add = tag.add_parser("add", help="add or replace an id tag")
     tag_add.add_argument("--tenant", required=True)
-    tag_add.add_argument("--id-tag", required=True)
+    tag_add.add_argument("--id-tag", required=True, help="1.6: up to 20, 2.0.1: up to 36")
+    tag_add.add_argument(
+        "--type", choices=sorted(ID_TOKEN_TYPES), help="OCPP 2.0.1 idToken type (unset: any)"
+    )
+    tag_add.add_argument("--group", dest="token_group", help="OCPP 2.0.1 groupIdToken")
     tag_add.add_argument(
         "--status", default="Accepted", choices=[s.value for s in AuthorizationStatus]
     )
@@ -252,7 +261,10 @@ def run(argv: Sequence[str] | None = None) -> dict[str, Any]:
         case ("charge-point", "set-password"):
             return admin.set_password(args.id, args.password)
         case ("id-tag", "add"):
-            return admin.add_id_tag(args.tenant, args.id_tag, args.status, args.expiry, args.parent)
+            return admin.add_id_tag(
+                args.tenant, args.id_tag, args.status, args.expiry, args.parent, args.type,
+                args.token_group,
+            )
         case ("db", "migrate"):
             return admin.migrate()
     raise AdminError("unknown command")

@@ -123,16 +123,16 @@ async def test_a_disabled_charge_point_is_refused(gateway, fleet):
 
 
 async def test_an_unsupported_subprotocol_is_refused(gateway, fleet):
-    cp_id = fleet.add_charge_point("OCPP201")
+    cp_id = fleet.add_charge_point("OCPP15")
     with pytest.raises(InvalidStatus) as refused:
-        async with connected(gateway, cp_id, subprotocols=("ocpp2.0.1",)):
+        async with connected(gateway, cp_id, subprotocols=("ocpp1.5",)):
             pass
     assert refused.value.response.status_code == 400
 
 
 async def test_the_chosen_subprotocol_is_echoed(gateway, fleet):
     cp_id = fleet.add_charge_point("ECHO")
-    async with connected(gateway, cp_id, subprotocols=("ocpp2.1", "ocpp1.6")) as (_, ws):
+    async with connected(gateway, cp_id, subprotocols=("ocpp1.5", "ocpp1.6")) as (_, ws):
         assert ws.subprotocol == "ocpp1.6"
 
 

@@ -226,7 +226,8 @@ def test_id_tags_are_created_read_replaced_listed_and_deleted(new_tenant):
     assert admin.post("/v1/id-tags", {"id_tag": "TAG-1"}).status == 409
     replaced = admin.put("/v1/id-tags/TAG-1", {"status": "Blocked"})
     assert replaced.json == {"id_tag": "TAG-1", "status": "Blocked", "expiry_date": None,
-                             "parent_id_tag": None}
+                             "parent_id_tag": None, "id_token_type": None,
+                             "group_id_token": None}
     assert [t["id_tag"] for t in admin.get("/v1/id-tags", status="Blocked").json["items"]] == [
         "TAG-1"
     ]
@@ -235,7 +236,8 @@ def test_id_tags_are_created_read_replaced_listed_and_deleted(new_tenant):
 
 
 def test_an_invalid_body_is_422_with_where_it_is_wrong(new_tenant):
-    reply = new_tenant().post("/v1/id-tags", {"id_tag": "X" * 21})
+    # 2.0.1 id tokens are at most 36 characters (1.6 id tags 20).
+    reply = new_tenant().post("/v1/id-tags", {"id_tag": "X" * 37})
 
     assert reply.status == 422
     assert reply.json["detail"][0]["loc"][-1] == "id_tag"

@@ -45,7 +45,7 @@ def test_a_registered_charge_point_with_its_password_is_accepted(registered):
         pytest.param(request(auth=basic("CP-8", PASSWORD)), 401, id="username-not-the-cp"),
         pytest.param(request(cp="CP-UNKNOWN", auth=basic("CP-UNKNOWN", PASSWORD)), 401,
                      id="unknown-charge-point"),
-        pytest.param(request(protocols=("ocpp2.0.1",)), 400, id="unsupported-subprotocol"),
+        pytest.param(request(protocols=("ocpp1.5",)), 400, id="unsupported-subprotocol"),
         pytest.param(request(protocols=()), 400, id="no-subprotocol"),
         pytest.param(request(cp="bad/id"), 404, id="malformed-identity"),
     ],

@@ -6,6 +6,7 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
+from csms.domain.charger_transactions import ChargerTransaction, TransactionEventData
 from csms.domain.commands import Command, CommandStatus, Taken
 from csms.domain.device_model import ACTUAL, VariableAttribute, VariableKey
 from csms.domain.model import (
@@ -18,6 +19,7 @@ from csms.domain.model import (
     RegisteredChargePoint,
     Reservation,
     ReservationStatus,
+    SessionChange,
     StartRequest,
     StateChange,
     StopRequest,
@@ -204,6 +206,29 @@ class Transactions(Protocol):
         no longer open; True when this call stopped it."""
 
 
+class ChargerTransactions(Protocol):
+    """Transactions with charger-assigned ids (OCPP 2.0.1), built from their events."""
+
+    def apply(
+        self, event: TransactionEventData, id_token_status: str | None
+    ) -> ChargerTransaction | None:
+        """Apply the event; None when its (transactionId, seqNo) was applied already."""
+
+    def get(self, charge_point_id: str, transaction_id: str) -> ChargerTransaction | None: ...
+
+    def active(
+        self,
+        *,
+        charge_point_id: str | None = None,
+        evse_id: int | None = None,
+        id_token: str | None = None,
+    ) -> list[ChargerTransaction]:
+        """Open transactions matching every criterion given."""
+
+    def close(self, transaction: ChargerTransaction) -> bool:
+        """Store `transaction` as the CSMS closed it, unless it is no longer open."""
+
+
 class IdTags(Protocol):
     def get(self, id_tag: str) -> IdTag | None: ...
 
@@ -222,11 +247,8 @@ class MeterValues(Protocol):
 
 
 class Sessions(Protocol):
-    def opened(self, connection: ConnectionInfo, source_ip: str | None) -> None: ...
-
-    def closed(
-        self, connection_id: str, at: datetime, status_code: int | None, reason: str | None
-    ) -> None: ...
+    def sync(self, changes: Sequence[SessionChange]) -> None:
+        """Apply opened/closed changes in bulk; idempotent."""
 
 
 class Reservations(Protocol):
@@ -273,6 +295,15 @@ class CommandLog(Protocol):
     def queued_charge_points(self, limit: int) -> list[str]:
         """Charge points that have commands waiting to be sent."""
 
+    def find_by_request(
+        self, charge_point_id: str, action: str, field: str, value: Any
+    ) -> Command | None:
+        """The newest of the charge point's `action` commands whose request's `field`
+        is `value` (a RequestStartTransaction by its remoteStartId)."""
+
+    def set_transaction(self, command_id: str, transaction_id: int | str) -> None:
+        """Note the transaction a command brought about."""
+
 
 class DeviceModel(Protocol):
     """Each charge point's device model (OCPP 2.0.1), one entry per variable attribute."""
@@ -304,6 +335,9 @@ class TenantData(Protocol):
 
     @property
     def id_tags(self) -> IdTags: ...
+
+    @property
+    def charger_transactions(self) -> ChargerTransactions: ...
 
     @property
     def meter_values(self) -> MeterValues: ...
@@ -355,6 +389,9 @@ class RuntimeRecords(Protocol):
     def connection(
         self, tenant_id: str, charge_point_id: str, status: ConnectionStatus, at: datetime
     ) -> None: ...
+
+    def session(self, tenant_id: str, charge_point_id: str, change: SessionChange) -> None:
+        """A connection opened or closed (the sessions history)."""
 
     def notification(
         self, tenant_id: str, charge_point_id: str, kind: str, data: dict[str, Any], at: datetime

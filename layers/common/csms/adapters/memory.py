@@ -7,6 +7,7 @@ from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any
 
+from csms.domain.charger_transactions import ChargerTransaction, TransactionEventData, applied
 from csms.domain.commands import Command, CommandStatus, Taken
 from csms.domain.device_model import ACTUAL, VariableAttribute, VariableKey
 from csms.domain.model import (
@@ -21,6 +22,7 @@ from csms.domain.model import (
     RegisteredChargePoint,
     Reservation,
     ReservationStatus,
+    SessionChange,
     StartRequest,
     StateChange,
     StopRequest,
@@ -372,6 +374,7 @@ def _profile_matches(connector_id: int, profile: dict[str, Any], criteria: dict[
 class MemoryCommandLog:
     def __init__(self) -> None:
         self.commands: dict[str, Command] = {}
+        self.transactions: dict[str, int | str] = {}  # command id -> transaction it made
 
     def insert(self, command: Command) -> None:
         self.commands[command.command_id] = command
@@ -412,6 +415,17 @@ class MemoryCommandLog:
         queued = {c.charge_point_id for c in self.commands.values()
                   if c.status is CommandStatus.QUEUED}
         return sorted(queued)[:limit]
+
+    def find_by_request(
+        self, charge_point_id: str, action: str, field: str, value: Any
+    ) -> Command | None:
+        found = [c for c in self.commands.values()
+                 if c.charge_point_id == charge_point_id and c.action == action
+                 and c.request.get(field) == value]
+        return max(found, key=lambda c: c.created_at) if found else None
+
+    def set_transaction(self, command_id: str, transaction_id: int | str) -> None:
+        self.transactions[command_id] = transaction_id
 
 
 class MemoryTransactions:
@@ -484,6 +498,45 @@ class MemoryTransactions:
         return True
 
 
+class MemoryChargerTransactions:
+    def __init__(self) -> None:
+        self.by_key: dict[tuple[str, str], ChargerTransaction] = {}
+
+    def apply(
+        self, event: TransactionEventData, id_token_status: str | None
+    ) -> ChargerTransaction | None:
+        key = (event.charge_point_id, event.transaction_id)
+        current = self.by_key.get(key)
+        if current is not None and event.seq_no in current.seq_nos:
+            return None
+        self.by_key[key] = applied(current, event, id_token_status)
+        return self.by_key[key]
+
+    def get(self, charge_point_id: str, transaction_id: str) -> ChargerTransaction | None:
+        return self.by_key.get((charge_point_id, transaction_id))
+
+    def active(
+        self,
+        *,
+        charge_point_id: str | None = None,
+        evse_id: int | None = None,
+        id_token: str | None = None,
+    ) -> list[ChargerTransaction]:
+        wanted = {"charge_point_id": charge_point_id, "evse_id": evse_id, "id_token": id_token}
+        return [
+            t for t in self.by_key.values()
+            if t.active and all(v is None or getattr(t, k) == v for k, v in wanted.items())
+        ]
+
+    def close(self, transaction: ChargerTransaction) -> bool:
+        key = (transaction.charge_point_id, transaction.transaction_id)
+        current = self.by_key.get(key)
+        if current is None or not current.active:
+            return False
+        self.by_key[key] = transaction
+        return True
+
+
 class MemoryIdTags:
     def __init__(self) -> None:
         self.tags: dict[str, IdTag] = {}
@@ -514,15 +567,9 @@ class MemorySessions:
     def __init__(self) -> None:
         self.sessions: dict[str, dict[str, Any]] = {}
 
-    def opened(self, connection: ConnectionInfo, source_ip: str | None) -> None:
-        self.sessions[connection.connection_id] = {"connection": connection, "source_ip": source_ip}
-
-    def closed(
-        self, connection_id: str, at: datetime, status_code: int | None, reason: str | None
-    ) -> None:
-        self.sessions.setdefault(connection_id, {}).update(
-            disconnected_at=at, close_code=status_code, close_reason=reason
-        )
+    def sync(self, changes: Sequence[SessionChange]) -> None:
+        for change in changes:
+            self.sessions.setdefault(change.connection_id, {}).update(change.fields)
 
 
 class MemoryMessageLog:
@@ -563,6 +610,7 @@ class MemoryTenantData:
         self.reservations = MemoryReservations()
         self.charging_profiles = MemoryChargingProfiles()
         self.device_model = MemoryDeviceModel()
+        self.charger_transactions = MemoryChargerTransactions()
 
 
 class MemoryTenantStore:

@@ -17,6 +17,7 @@ from pymongo.collection import Collection
 from pymongo.database import Database
 from pymongo.errors import BulkWriteError, DuplicateKeyError
 
+from csms.adapters.mongo_charger_transactions import MongoChargerTransactions
 from csms.domain.commands import FINAL_STATUSES, Command, CommandStatus
 from csms.domain.device_model import ACTUAL, VariableAttribute, VariableKey
 from csms.domain.model import (
@@ -24,7 +25,6 @@ from csms.domain.model import (
     Booted,
     ConcurrentTransactions,
     ConnectionChanged,
-    ConnectionInfo,
     ConnectionStatus,
     ConnectorStatusChanged,
     Heartbeat,
@@ -34,6 +34,7 @@ from csms.domain.model import (
     RegisteredChargePoint,
     Reservation,
     ReservationStatus,
+    SessionChange,
     StartRequest,
     StateChange,
     StopRequest,
@@ -167,6 +168,7 @@ def _registered(doc: Doc) -> RegisteredChargePoint:
         doc.get("enabled", True),
         doc.get("description"),
         doc.get("ocpp_version"),
+        doc.get("registration_status") or "Accepted",
     )
 
 
@@ -311,19 +313,30 @@ class MongoTransactions:
         self._c: Collection[Doc] = db["transactions"]
         self._counters: Collection[Doc] = db["counters"]
 
+    def _next_id(self) -> int:
+        # A new tenant's first ids race to create the counter: the losers of the upsert
+        # get DuplicateKeyError (MongoDB) or no document (some wire servers); the counter
+        # exists by then, so trying again increments it.
+        for _ in range(5):
+            try:
+                counter = self._counters.find_one_and_update(
+                    {"_id": "transaction_id"},
+                    {"$inc": {"seq": 1}},
+                    upsert=True,
+                    return_document=ReturnDocument.AFTER,
+                )
+            except DuplicateKeyError:
+                continue
+            if counter is not None:
+                return int(counter["seq"])
+        raise RuntimeError("the transaction id counter could not be incremented")
+
     def start(self, request: StartRequest, id_tag_status: str) -> Transaction:
         existing = self._c.find_one({"dedup_key": request.dedup_key})
         if existing is not None:
             return _transaction(existing)
-        counter = self._counters.find_one_and_update(
-            {"_id": "transaction_id"},
-            {"$inc": {"seq": 1}},
-            upsert=True,
-            return_document=ReturnDocument.AFTER,
-        )
-        assert counter is not None  # upsert with ReturnDocument.AFTER always returns one
         transaction = Transaction(
-            transaction_id=int(counter["seq"]),
+            transaction_id=self._next_id(),
             charge_point_id=request.charge_point_id,
             connector_id=request.connector_id,
             id_tag=request.id_tag,
@@ -446,7 +459,12 @@ class MongoIdTags:
         if d is None:
             return None
         return IdTag(
-            d["_id"], AuthorizationStatus(d["status"]), d.get("expiry_date"), d.get("parent_id_tag")
+            d["_id"],
+            AuthorizationStatus(d["status"]),
+            d.get("expiry_date"),
+            d.get("parent_id_tag"),
+            d.get("id_token_type"),
+            d.get("group_id_token"),
         )
 
     def put(self, id_tag: IdTag) -> None:
@@ -456,6 +474,8 @@ class MongoIdTags:
                 "status": id_tag.status.value,
                 "expiry_date": id_tag.expiry_date,
                 "parent_id_tag": id_tag.parent_id_tag,
+                "id_token_type": id_tag.id_token_type,
+                "group_id_token": id_tag.group_id_token,
             },
             upsert=True,
         )
@@ -522,26 +542,15 @@ class MongoSessions:
     def __init__(self, db: Database[Doc]) -> None:
         self._c: Collection[Doc] = db["sessions"]
 
-    def opened(self, connection: ConnectionInfo, source_ip: str | None) -> None:
-        self._c.replace_one(
-            {"_id": connection.connection_id},
-            {
-                "charge_point_id": connection.charge_point_id,
-                "subprotocol": connection.subprotocol,
-                "connected_at": connection.connected_at,
-                "source_ip": source_ip,
-                "disconnected_at": None,
-            },
-            upsert=True,
-        )
-
-    def closed(
-        self, connection_id: str, at: datetime, status_code: int | None, reason: str | None
-    ) -> None:
-        self._c.update_one(
-            {"_id": connection_id},
-            {"$set": {"disconnected_at": at, "close_code": status_code, "close_reason": reason}},
-        )
+    def sync(self, changes: Sequence[SessionChange]) -> None:
+        if changes:
+            self._c.bulk_write(
+                [
+                    UpdateOne({"_id": c.connection_id}, {"$set": c.fields}, upsert=True)
+                    for c in changes
+                ],
+                ordered=True,
+            )
 
 
 class MongoMessageLog:
@@ -668,6 +677,18 @@ class MongoCommandLog:
         found = self._c.distinct("charge_point_id", {"status": CommandStatus.QUEUED.value})
         return sorted(found)[:limit]
 
+    def find_by_request(
+        self, charge_point_id: str, action: str, field: str, value: Any
+    ) -> Command | None:
+        doc = self._c.find_one(
+            {"charge_point_id": charge_point_id, "action": action, f"request.{field}": value},
+            sort=[("created_at", DESCENDING)],
+        )
+        return command_from_document(doc) if doc else None
+
+    def set_transaction(self, command_id: str, transaction_id: int | str) -> None:
+        self._c.update_one({"_id": command_id}, {"$set": {"transaction_id": transaction_id}})
+
 
 def command_from_document(doc: Doc) -> Command:
     fields = {k: v for k, v in doc.items() if k in Command.__dataclass_fields__}
@@ -752,6 +773,7 @@ class MongoTenantData:
         self.reservations = MongoReservations(db)
         self.charging_profiles = MongoChargingProfiles(db)
         self.device_model = MongoDeviceModel(db)
+        self.charger_transactions = MongoChargerTransactions(db)
 
     def ensure_indexes(self) -> None:
         """Idempotent; run when a tenant is created and by `csms-admin db migrate`."""

@@ -101,6 +101,17 @@ class MongoTenantQueries:
         doc = self._db["transactions"].find_one({"_id": transaction_id}, {"dedup_key": 0})
         return _renamed_id(doc, "transaction_id") if doc else None
 
+    def charger_transaction(
+        self, transaction_id: str, charge_point_id: str | None = None
+    ) -> Doc | None:
+        """A transaction by the id its charger gave it (OCPP 2.0.1), newest first when
+        several chargers used the same id and no charge point is named."""
+        query = _without_none(transaction_id=transaction_id, charge_point_id=charge_point_id)
+        doc = self._db["transactions"].find_one(
+            query, {"dedup_key": 0}, sort=[("start_timestamp", DESCENDING)]
+        )
+        return _renamed_id(doc, "transaction_id") if doc else None
+
     def transaction_statistics(
         self,
         charge_point_id: str | None = None,
@@ -140,7 +151,7 @@ class MongoTenantQueries:
         self,
         limit: int,
         offset: int,
-        transaction_id: int | None = None,
+        transaction_id: int | str | None = None,
         charge_point_id: str | None = None,
         since: datetime | None = None,
         until: datetime | None = None,

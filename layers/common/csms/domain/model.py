@@ -34,6 +34,14 @@ DEFAULT_METER_VALUE_RETENTION_DAYS = 90
 DEFAULT_CONCURRENT_TX_WINDOW_MINUTES = 60
 
 
+class RegistrationStatus(StrEnum):
+    """How the CSMS answers a charger's BootNotification (set by its operator)."""
+
+    ACCEPTED = "Accepted"
+    PENDING = "Pending"
+    REJECTED = "Rejected"
+
+
 class ConcurrentTransactions(StrEnum):
     """Whether one id tag may be in transactions at several charge points at once."""
 
@@ -57,6 +65,8 @@ class Tenant:
     # With REJECT, another charge point's open transaction counts only while that charge
     # point was heard from within this many minutes: a dead charger locks no one out.
     concurrent_tx_window_minutes: int = DEFAULT_CONCURRENT_TX_WINDOW_MINUTES
+    # OCPP 2.0.1 C16: id tokens of this group may stop any transaction, never start one.
+    master_pass_group_id: str | None = None
 
     @property
     def rejects_concurrent_transactions(self) -> bool:
@@ -74,6 +84,8 @@ class RegisteredChargePoint:
     description: str | None = None
     # The subprotocol it negotiated last: commands queued while it is offline speak it.
     ocpp_version: str | None = None
+    # What its BootNotification is answered (OCPP 2.0.1 RegistrationStatusEnumType).
+    registration_status: str = "Accepted"
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,6 +112,9 @@ class IdTag:
     status: AuthorizationStatus
     expiry_date: datetime | None = None
     parent_id_tag: str | None = None
+    # OCPP 2.0.1 IdTokenType.type (Central, eMAID, ISO14443, ...) and groupIdToken.
+    id_token_type: str | None = None
+    group_id_token: str | None = None
 
     def info(self, now: datetime) -> IdTagInfo:
         status = self.status
@@ -230,7 +245,8 @@ class MeterValue:
     connector_id: int
     timestamp: datetime
     sampled_values: list[dict[str, Any]]
-    transaction_id: int | None = None
+    # 1.6: the CSMS's integer id; 2.0.1: the charger's own string id.
+    transaction_id: int | str | None = None
 
 
 ENERGY_REGISTER = "Energy.Active.Import.Register"  # OCPP 1.6's default measurand
@@ -325,3 +341,13 @@ class Notified:
 
 
 StateChange = Heartbeat | Booted | ConnectorStatusChanged | ConnectionChanged | Notified
+
+
+@dataclass(frozen=True, slots=True)
+class SessionChange:
+    """A connection's history entry: $connect opens it (charge point, subprotocol,
+    connected_at, source_ip), $disconnect closes it (disconnected_at, close code and
+    reason). Either may be applied first; each only sets its own fields."""
+
+    connection_id: str
+    fields: dict[str, Any]

@@ -21,6 +21,13 @@ TenantId = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_-]{0,39}$")]
 # OCPP 1.6 chargeBoxIdentity: at most 48 characters, URL-safe (it is part of the path).
 ChargePointId = Annotated[str, Field(pattern=r"^[A-Za-z0-9._~:-]{1,48}$")]
 IdToken = Annotated[str, Field(min_length=1, max_length=20)]  # OCPP 1.6 IdToken: CiString20
+# An id token of either version: 1.6 idTag (20) or 2.0.1 IdTokenType.idToken (36).
+AnyIdToken = Annotated[str, Field(min_length=1, max_length=36)]
+IdTokenTypeName = Literal[
+    "Central", "eMAID", "ISO14443", "ISO15693", "KeyCode", "Local", "MacAddress",
+    "NoAuthorization",
+]
+RegistrationStatusName = Literal["Accepted", "Pending", "Rejected"]
 Password = Annotated[str, Field(min_length=16, max_length=40)]
 TopicPrefix = Annotated[
     str, Field(max_length=100, pattern=r"^[A-Za-z0-9_-]+(/[A-Za-z0-9_-]+)*$")
@@ -64,6 +71,7 @@ class TenantCreate(Strict):
     meter_value_retention_days: RetentionDays = 90
     concurrent_transactions: ConcurrentPolicy = ConcurrentTransactions.ALLOW
     concurrent_tx_window_minutes: ConcurrentWindow = DEFAULT_CONCURRENT_TX_WINDOW_MINUTES
+    master_pass_group_id: AnyIdToken | None = None
 
 
 class TenantUpdate(Strict):
@@ -75,6 +83,11 @@ class TenantUpdate(Strict):
     meter_value_retention_days: RetentionDays | None = None
     concurrent_transactions: ConcurrentPolicy | None = None
     concurrent_tx_window_minutes: ConcurrentWindow | None = None
+    master_pass_group_id: AnyIdToken | None = Field(
+        default=None,
+        description="OCPP 2.0.1 C16: id tokens of this group may stop any transaction, "
+        "never start one",
+    )
 
 
 class ChargePointCreate(Strict):
@@ -88,6 +101,11 @@ class ChargePointCreate(Strict):
 class ChargePointUpdate(Strict):
     description: Annotated[str, Field(max_length=500)] | None = None
     enabled: bool | None = None
+    registration_status: RegistrationStatusName | None = Field(
+        default=None,
+        description="what its BootNotification is answered (OCPP 2.0.1; Pending: the "
+        "CSMS may send commands, the charger's other requests get SecurityError)",
+    )
 
 
 class PasswordChange(Strict):
@@ -98,10 +116,16 @@ class IdTagFields(Strict):
     status: AuthorizationStatusName = "Accepted"
     expiry_date: datetime | None = None
     parent_id_tag: IdToken | None = None
+    id_token_type: IdTokenTypeName | None = Field(
+        default=None, description="OCPP 2.0.1 IdTokenType.type; unset: any type matches"
+    )
+    group_id_token: AnyIdToken | None = Field(
+        default=None, description="OCPP 2.0.1 groupIdToken"
+    )
 
 
 class IdTagCreate(IdTagFields):
-    id_tag: IdToken
+    id_tag: AnyIdToken = Field(description="1.6 idTag (up to 20) or 2.0.1 idToken (up to 36)")
 
 
 class TransactionClose(Strict):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Annotated, Any
 
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
@@ -10,6 +11,7 @@ from aws_lambda_powertools.event_handler.openapi.params import Query
 from csms import bootstrap
 from csms.adapters.mongo_queries import Page
 from csms.domain.access import Permission
+from csms.domain.model import IdTag
 from csms.entrypoints.tenant_api import views
 from csms.entrypoints.tenant_api.models import (
     AuthorizationStatusName,
@@ -129,9 +131,14 @@ def install(app: APIGatewayHttpResolver) -> None:
         queries = bootstrap.tenant_queries(tenant_id)
         return views.page(queries.charging_profiles(charge_point_id, limit, offset))
 
+    def id_tag_of(id_tag: str, body: IdTagFields) -> IdTag:
+        tag = id_tag_from(id_tag, body.status, body.expiry_date, body.parent_id_tag)
+        return replace(tag, id_token_type=body.id_token_type, group_id_token=body.group_id_token)
+
     @app.post("/v1/id-tags", tags=["id tags"])
     def create_id_tag(body: IdTagCreate) -> tuple[Json, int]:
-        tag = id_tag_from(body.id_tag, body.status, body.expiry_date, body.parent_id_tag)
+        """An id tag (1.6) or id token (2.0.1: with its type and group)."""
+        tag = id_tag_of(body.id_tag, body)
         return views.id_tag(bootstrap.fleet_service().create_id_tag(manager(), tag)), 201
 
     @app.get("/v1/id-tags", tags=["id tags"])
@@ -148,7 +155,7 @@ def install(app: APIGatewayHttpResolver) -> None:
 
     @app.put("/v1/id-tags/<id_tag>", tags=["id tags"])
     def replace_id_tag(id_tag: str, body: IdTagFields) -> Json:
-        tag = id_tag_from(id_tag, body.status, body.expiry_date, body.parent_id_tag)
+        tag = id_tag_of(id_tag, body)
         return views.id_tag(bootstrap.fleet_service().replace_id_tag(manager(), tag))
 
     @app.delete("/v1/id-tags/<id_tag>", tags=["id tags"])

@@ -35,11 +35,12 @@ def install(app: APIGatewayHttpResolver) -> None:
         offset: Offset = 0,
         charge_point_id: ChargePointFilter = None,
         status: Annotated[TransactionStatusName | None, Query()] = None,
-        id_tag: Annotated[str | None, Query(max_length=20)] = None,
+        id_tag: Annotated[str | None, Query(max_length=36)] = None,
         since: Since = None,
         until: Until = None,
     ) -> Json:
-        """Newest first; the time range applies to the start time."""
+        """Newest first; the time range applies to the start time. 1.6 transactions have
+        the CSMS's integer ids, 2.0.1 ones their charger's string ids (and an evse)."""
         queries = bootstrap.tenant_queries(reader())
         return views.page(
             queries.transactions(limit, offset, charge_point_id, status, id_tag, since, until)
@@ -49,7 +50,7 @@ def install(app: APIGatewayHttpResolver) -> None:
     def transaction_statistics(
         charge_point_id: ChargePointFilter = None,
         status: Annotated[TransactionStatusName | None, Query()] = None,
-        id_tag: Annotated[str | None, Query(max_length=20)] = None,
+        id_tag: Annotated[str | None, Query(max_length=36)] = None,
         since: Since = None,
         until: Until = None,
     ) -> Json:
@@ -58,13 +59,21 @@ def install(app: APIGatewayHttpResolver) -> None:
         return queries.transaction_statistics(charge_point_id, status, id_tag, since, until)
 
     @app.get("/v1/transactions/<transaction_id>", tags=["transactions"])
-    def get_transaction(transaction_id: Annotated[int, Path(ge=0, le=MAX_INT32)]) -> Json:
-        """One transaction with its meter values (the first 1000, oldest first)."""
+    def get_transaction(
+        transaction_id: Annotated[str, Path(min_length=1, max_length=36)],
+        charge_point_id: ChargePointFilter = None,
+    ) -> Json:
+        """One transaction with its meter values (the first 1000, oldest first): by the
+        CSMS's integer id (1.6) or the charger's own id (2.0.1; name its charge point
+        when several chargers may have used the same id)."""
         queries = bootstrap.tenant_queries(reader())
-        transaction = queries.transaction(transaction_id)
+        transaction = _transaction(queries, transaction_id, charge_point_id)
         if transaction is None:
             raise NotFound("no such transaction")
-        meter_values = queries.meter_values(1000, 0, transaction_id=transaction_id)
+        meter_values = queries.meter_values(
+            1000, 0, transaction_id=transaction["transaction_id"],
+            charge_point_id=transaction["charge_point_id"],
+        )
         return transaction | {"meter_values": meter_values.items}
 
     @app.post(
@@ -102,15 +111,17 @@ def install(app: APIGatewayHttpResolver) -> None:
     def list_meter_values(
         limit: Limit = 50,
         offset: Offset = 0,
-        transaction_id: Annotated[int | None, Query(ge=0, le=MAX_INT32)] = None,
+        transaction_id: Annotated[str | None, Query(min_length=1, max_length=36)] = None,
         charge_point_id: ChargePointFilter = None,
         since: Since = None,
         until: Until = None,
     ) -> Json:
-        """Oldest first; filter by transaction or charge point and a time range."""
+        """Oldest first; filter by transaction (1.6 integer or 2.0.1 string id) or charge
+        point and a time range."""
         queries = bootstrap.tenant_queries(reader())
+        wanted = None if transaction_id is None else _transaction_key(transaction_id)
         return views.page(
-            queries.meter_values(limit, offset, transaction_id, charge_point_id, since, until)
+            queries.meter_values(limit, offset, wanted, charge_point_id, since, until)
         )
 
     @app.get("/v1/messages", tags=["messages"])
@@ -133,3 +144,21 @@ def install(app: APIGatewayHttpResolver) -> None:
                 limit, offset, charge_point_id, direction, message_type, action, since, until
             )
         )
+
+
+def _transaction_key(transaction_id: str) -> int | str:
+    """1.6's ids are 32-bit integers; anything else is a charger's own (2.0.1) id."""
+    if transaction_id.isdigit() and int(transaction_id) <= MAX_INT32:
+        return int(transaction_id)
+    return transaction_id
+
+
+def _transaction(queries: Any, transaction_id: str, charge_point_id: str | None) -> Json | None:
+    key = _transaction_key(transaction_id)
+    found: Json | None = None
+    if isinstance(key, int):
+        found = queries.transaction(key)
+        if found is not None and charge_point_id not in (None, found["charge_point_id"]):
+            found = None
+    # A charger may number its transactions "1", "2", ... too.
+    return found or queries.charger_transaction(transaction_id, charge_point_id)

@@ -33,6 +33,8 @@ def charge_point(
         "charge_point_id": registered.charge_point_id,
         "description": registered.description,
         "enabled": registered.enabled,
+        "ocpp_version": registered.ocpp_version,
+        "registration_status": registered.registration_status,
         "connected": connection_id is not None,
         "state": state or {},
     }
