@@ -70,5 +70,9 @@ bench: install
 load: install
 	$(BIN)/python bench/load.py
 
+# The resilience suite (seeds' tests 13-18) in its long form: more frames, longer runs.
+soak: install
+	SOAK=1 $(BIN)/pytest -q -s -m resilience tests/resilience
+
 clean:
 	rm -rf .aws-sam .pytest_cache .mypy_cache .ruff_cache

@@ -140,6 +140,11 @@ class WebSocketGateway:
             # API Gateway negotiates no permessage-deflate; neither does its stand-in (and
             # compressing every frame cost more CPU than any handler step).
             compression=None,
+            # A reconnect storm queues thousands of handshakes at once: wait for $connect
+            # as long as API Gateway waits for an integration (29 s), and let the kernel
+            # hold them meanwhile.
+            open_timeout=29,
+            backlog=4096,
             ssl=ssl,
         )
         self._servers.append(server)
@@ -324,9 +329,14 @@ class WebSocketGateway:
         try:
             text = data.decode("utf-8")
         except UnicodeDecodeError:
-            await live.websocket.send(data)
+            payload: str | bytes = data
         else:
-            await live.websocket.send(text)
+            payload = text
+        try:
+            await live.websocket.send(payload)
+        except ConnectionClosed:
+            # Closing or closed: API Gateway answers 410 GoneException for it, not a reset.
+            return False
         return True
 
     async def close(self, connection_id: str, code: int = 1000, reason: str = "") -> bool:

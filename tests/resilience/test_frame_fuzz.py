@@ -94,10 +94,7 @@ EXPECTED_LOGS = ()
 async def test_generated_frames_are_each_answered_correctly_logged_and_never_crash(
     stack_gateway: GatewayThread, stack_fleet: Fleet, log_watch: LogWatch
 ):
-    # Lone surrogates in payloads are left to the xfail test below until that bug is fixed
-    # (in message ids they are covered here).
-    generators = [FrameGenerator(SEED * 1000 + n, id_prefix=f"c{n}-",
-                                 lone_surrogates_in_payloads=False)
+    generators = [FrameGenerator(SEED * 1000 + n, id_prefix=f"c{n}-")
                   for n in range(CONNECTIONS)]
     per_connection = FRAMES // CONNECTIONS
     cp_ids = [stack_fleet.add_charge_point(f"FUZZ{n}") for n in range(CONNECTIONS)]
@@ -127,12 +124,6 @@ async def test_generated_frames_are_each_answered_correctly_logged_and_never_cra
     assert gateway_failures == []
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "a lone surrogate in a charger's payload reaches MongoDB unescaped: "
-    "CentralSystem16._notify (DataTransfer, and every notification) records the raw "
-    "payload, charge_points.sync (adapters/mongo.py) fails with UnicodeEncodeError, and "
-    "the charger gets InternalError for a valid Call (inline store; through the queue "
-    "the record fails until it is dead-lettered)"))
 async def test_a_lone_surrogate_in_a_payload_is_answered_and_stored(
     stack_gateway: GatewayThread, stack_fleet: Fleet, log_watch: LogWatch
 ):

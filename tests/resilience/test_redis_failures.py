@@ -179,12 +179,6 @@ async def test_a_charger_closed_after_the_data_loss_reconnects_and_is_served(
     assert log_watch.unexpected() == []
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "local gateway: WebSocketGateway.post (local/csms_local/gateway.py) lets "
-    "ConnectionClosed escape for a connection it is closing, so @connections POST drops "
-    "the HTTP connection instead of answering 410 GoneException; botocore retries, and "
-    "CommandService.say_goodbye logs 'could not close an unregistered connection' with a "
-    "traceback"))
 async def test_a_second_message_racing_the_goodbye_is_refused_without_a_traceback(
     stack_gateway: GatewayThread, stack_fleet: Fleet, own_redis: services.Server,
     log_watch: LogWatch,

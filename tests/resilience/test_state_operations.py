@@ -140,14 +140,6 @@ def test_a_start_transaction_retried_concurrently_creates_one_transaction(
     assert log_watch.unexpected() == []
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "MongoTransactions.start (layers/common/csms/adapters/mongo.py, the counter's "
-    "find_one_and_update upsert) asserts the upsert returns a document; when copies of a "
-    "new tenant's first StartTransaction race, the MongoDB-wire server returns none for "
-    "some (MongoDB may raise DuplicateKeyError there instead), so those copies get "
-    "InternalError 'StartTransaction could not be processed'. Repro: 8 threads calling "
-    "find_one_and_update({'_id': k}, {'$inc': {'seq': 1}}, upsert=True, "
-    "return_document=AFTER) on a missing k: about one trial in three returns None"))
 def test_a_new_tenants_first_start_transaction_retried_concurrently_is_answered(
     stack_env, handlers: Handlers, log_watch: LogWatch,
 ):

@@ -26,6 +26,7 @@ from csms.domain.model import (
 from csms.ports import Directory, RuntimeRecords, TenantData, TenantStore
 from csms.protocol.timestamps import format_timestamp
 from csms.services.fleet import Conflict, NotFound
+from csms.services.storable import storable
 
 logger = logging.getLogger(__name__)
 
@@ -137,7 +138,9 @@ class ChargingService:
     def notification(
         self, tenant_id: str, charge_point_id: str, kind: str, data: dict[str, Any], now: datetime
     ) -> None:
-        self._records.notification(tenant_id, charge_point_id, kind, data, now)
+        # Whatever the charger put in it (a lone surrogate, a 70-bit integer) must not
+        # keep the record out of the store.
+        self._records.notification(tenant_id, charge_point_id, kind, storable(data)[0], now)
 
     def close_transaction(
         self,
