@@ -9,6 +9,11 @@ from typing import Any
 STATUS = "status"  # {prefix}/status/{tenant}/{cp}: boot, connector status, connection
 SESSION = "session"  # {prefix}/events/{tenant}/{cp}/session: transactions and meter values
 COMMANDS = "commands"  # {prefix}/events/{tenant}/{cp}/commands: command completions
+# OCPP 2.0.1 blocks (1.6 firmware and data transfer too), a stream each.
+RESERVATIONS = "reservations"  # reservation expired, removed, used, cancelled
+DIAGNOSTICS = "diagnostics"  # NotifyEvent, log uploads, customer information
+FIRMWARE = "firmware"  # firmware update and publication progress
+DATA_TRANSFER = "data_transfer"  # vendor DataTransfer messages kept for the tenant
 
 # Which stream each event type belongs to.
 STREAM_OF = {
@@ -20,6 +25,13 @@ STREAM_OF = {
     "meter_values": SESSION,
     "transaction_stopped": SESSION,
     "command_completed": COMMANDS,
+    "reservation_status": RESERVATIONS,
+    "charger_event": DIAGNOSTICS,
+    "log_status": DIAGNOSTICS,
+    "customer_information": DIAGNOSTICS,
+    "firmware_status": FIRMWARE,
+    "publish_firmware_status": FIRMWARE,
+    "data_transfer": DATA_TRANSFER,
 }
 
 
