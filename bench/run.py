@@ -22,7 +22,6 @@ the same run on the same machine (ratios, not absolute numbers, are what carry o
 from __future__ import annotations
 
 import asyncio
-import functools
 import json
 import os
 import statistics
@@ -122,7 +121,7 @@ def handler_section(redis_url: str, mongodb_uri: str) -> list[tuple[str, float, 
     }
 
     # The raw round trips each message costs, issued directly with redis-py and pymongo.
-    r = bootstrap._redis()
+    r = bootstrap.current().redis
     db = MongoTenantStore(connect(mongodb_uri)).for_tenant(tenant).db
     prefix = os.environ["REDIS_KEY_PREFIX"]
 
@@ -301,9 +300,9 @@ def records_section(
     counter = MongoCommands()
     monitoring.register(counter)
     from csms import bootstrap
+    from csms.config import Settings
     from csms.domain.model import ConnectionInfo
     from csms.entrypoints.websocket import on_message
-    from csms.services.records import BufferedRecords
     from csms_local.admin import Admin
     from csms_local.lambdas import load_handler
     from csms_local.sqs_poller import SqsPoller, create_queues
@@ -342,17 +341,13 @@ def records_section(
     }
     # As deployed, the worker drains the queue while chargers send (an emulator may slow
     # down as its queue grows, so an undrained queue would overstate the cost).
-    def constant(value: BufferedRecords) -> Any:
-        return functools.cache(lambda: value)
-
-    original_records = bootstrap.records
     rows = []
     for label, wire in [*wirings.items(), ("records dropped (handler only)", lambda: None)]:
         wire()
         bootstrap.reset()
         if label.startswith("records dropped"):
             # The same handler with a queue that drops what it gets: its own cost alone.
-            bootstrap.records = constant(BufferedRecords(NullQueue()))
+            bootstrap.use(bootstrap.Wiring(Settings.from_env(), record_queue=NullQueue()))
         bootstrap.connection_registry().register(
             ConnectionInfo(connection_id, cp, tenant, "ocpp1.6", datetime.now(UTC)))
         poller = None
@@ -373,7 +368,6 @@ def records_section(
             rows.append((label, action, us, ops))
         if poller is not None:
             poller.stop()
-    bootstrap.records = original_records
     os.environ.pop("EVENTS_QUEUE_URL", None)
     os.environ.pop("EVENTS_DLQ_URL", None)
     bootstrap.reset()

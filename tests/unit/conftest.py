@@ -7,15 +7,6 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from csms.adapters.memory import (
-    MemoryCommandQueue,
-    MemoryConnectionRegistry,
-    MemoryDirectory,
-    MemoryGateway,
-    MemoryPendingCalls,
-    MemoryReplayCache,
-    MemoryTenantStore,
-)
 from csms.domain.model import ConnectionInfo
 from csms.protocol.router import Router
 from csms.protocol.schemas import SchemaSet, ocpp_schema_dir
@@ -27,6 +18,16 @@ from csms.services.record_applier import RecordApplier, StoreNow
 from csms.services.records import BufferedRecords
 from csms.versions import v16
 from csms.versions.v16.central_system import CentralSystem16
+
+from tests.fakes.memory import (
+    MemoryCommandQueue,
+    MemoryConnectionRegistry,
+    MemoryDirectory,
+    MemoryGateway,
+    MemoryPendingCalls,
+    MemoryReplayCache,
+    MemoryTenantStore,
+)
 
 NOW = datetime(2026, 11, 22, 12, 0, tzinfo=UTC)
 TENANT = "tenant-a"

@@ -10,14 +10,6 @@ from dataclasses import replace
 from datetime import timedelta
 
 import pytest
-from csms.adapters.memory import (
-    MemoryCommandQueue,
-    MemoryConnectionRegistry,
-    MemoryDirectory,
-    MemoryGateway,
-    MemoryPendingCalls,
-    MemoryTenantStore,
-)
 from csms.domain.commands import CommandStatus, UnknownCommand
 from csms.domain.credentials import hash_password, verify_password
 from csms.domain.device_model import VariableAttribute, VariableKey
@@ -30,6 +22,15 @@ from csms.services.records import BufferedRecords
 from csms.versions import v16, v201
 from csms.versions.password_push import V16_PASSWORD_CHANGE
 from csms.versions.v201.command_effects import EFFECTS, PASSWORD_CHANGE, SPLITTINGS
+
+from tests.fakes.memory import (
+    MemoryCommandQueue,
+    MemoryConnectionRegistry,
+    MemoryDirectory,
+    MemoryGateway,
+    MemoryPendingCalls,
+    MemoryTenantStore,
+)
 
 from .conftest import NOW, TENANT, Clock
 

@@ -5,11 +5,12 @@ from __future__ import annotations
 import base64
 
 import pytest
-from csms.adapters.memory import MemoryVerifiedCredentials
 from csms.domain.credentials import hash_password
 from csms.domain.model import RegisteredChargePoint, Tenant
 from csms.services import connect as connect_module
 from csms.services.connect import ConnectRequest, ConnectService
+
+from tests.fakes.memory import MemoryVerifiedCredentials
 
 from .conftest import TENANT, World
 

@@ -7,12 +7,12 @@ from datetime import UTC, datetime
 
 import pytest
 from csms import bootstrap
-from csms.adapters.memory import MemoryDirectory, MemoryTenantStore
 from csms.config import Settings
 from csms.domain.model import ConnectionStatus
 from csms.entrypoints.event_worker import on_batch
-from csms.services.record_applier import RecordApplier
 from csms.services.records import BufferedRecords, encode
+
+from tests.fakes.wiring import memory_wiring
 
 AT = datetime(2026, 11, 22, 12, 0, tzinfo=UTC)
 
@@ -37,20 +37,18 @@ class DeadLetters:
 
 
 @pytest.fixture
-def world(monkeypatch):
-    store = MemoryTenantStore()
-    parts = {
-        "applier": RecordApplier(store, MemoryDirectory()),
-        "publisher": Publisher(),
-        "dead": DeadLetters(),
-        "store": store,
-    }
-    monkeypatch.setattr(bootstrap, "record_applier", lambda: parts["applier"])
-    monkeypatch.setattr(bootstrap, "event_publisher", lambda: parts["publisher"])
-    monkeypatch.setattr(bootstrap, "dead_letters", lambda: parts["dead"])
-    monkeypatch.setattr(bootstrap, "settings", lambda: Settings(
-        event_max_attempts=3, events_dead_letter_queue_url="memory://dead"))
-    return parts
+def world():
+    wiring = memory_wiring(
+        Settings(event_max_attempts=3, events_dead_letter_queue_url="memory://dead"),
+        event_publisher=Publisher(),
+        dead_letters=DeadLetters(),
+    )
+    with bootstrap.using(wiring):
+        yield {
+            "publisher": wiring.event_publisher,
+            "dead": wiring.dead_letters,
+            "applier": wiring.record_applier,
+        }
 
 
 class ListQueue:

@@ -1,8 +1,9 @@
 """The event worker reads a tenant's settings once per TENANT_CACHE_SECONDS, not per batch."""
 
-from csms.adapters.memory import MemoryDirectory, MemoryTenantStore
 from csms.domain.model import Tenant
 from csms.services.record_applier import TENANT_CACHE_SECONDS, RecordApplier
+
+from tests.fakes.memory import MemoryDirectory, MemoryTenantStore
 
 
 def test_a_tenants_settings_are_read_again_only_after_the_cache_period():

@@ -7,12 +7,12 @@ import json
 from datetime import UTC, datetime
 
 import pytest
-from csms.adapters.memory import MemoryDirectory, MemoryTenantStore
 from csms.domain.model import BootInfo, ConnectionStatus, ConnectorStatus, MeterValue, Tenant
 from csms.services.record_applier import PoisonRecord, RecordApplier, decode
 from csms.services.records import BufferedRecords, encode
 
 from tests.event_schemas import validate_event
+from tests.fakes.memory import MemoryDirectory, MemoryTenantStore
 
 AT = datetime(2026, 11, 22, 12, 0, tzinfo=UTC)
 

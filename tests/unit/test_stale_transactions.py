@@ -9,7 +9,6 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
-from csms.adapters.memory import MemoryDirectory, MemoryTenantData, MemoryTenantStore
 from csms.domain.model import (
     AuthorizationStatus,
     ConcurrentTransactions,
@@ -26,6 +25,7 @@ from csms.services.record_applier import RecordApplier, StoreNow
 from csms.services.records import BufferedRecords
 
 from tests.event_schemas import validate_event
+from tests.fakes.memory import MemoryDirectory, MemoryTenantData, MemoryTenantStore
 
 from .conftest import NOW, TENANT
 

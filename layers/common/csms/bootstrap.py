@@ -1,18 +1,24 @@
 """The one place that reads settings and wires adapters into services.
 
-Each Lambda container builds what it needs once, on first use, and reuses the clients
-(connection pools) across invocations.
+`Wiring` is the composition root: it takes the settings and, optionally, any of its parts
+(clients, stores, gateways, queues, the clock), and builds each service once, on first
+use. Each Lambda container gets one Wiring built from the environment the first time a
+handler asks for something, and reuses its clients (connection pools) across invocations.
+Tests and the bench build a Wiring with fakes and install it with `use` / `using`.
+
+The module-level functions (`message_service()`, `tenant_store()`, ...) are what the
+entrypoints call; they delegate to the installed Wiring.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
-from functools import cache
-from typing import TYPE_CHECKING, Any
+from functools import cached_property
+from typing import TYPE_CHECKING, Any, Protocol, cast
 
 from csms.config import Settings, mongodb_uri_from_secret
-from csms.ports import ConnectionGateway, EventPublisher, RecordQueue
 from csms.protocol.router import Router
 from csms.services.charging import ChargingService
 from csms.services.commands import CommandService
@@ -24,318 +30,511 @@ from csms.versions import CentralSystemParts, VersionPlugin, by_subprotocol, v16
 
 if TYPE_CHECKING:  # adapters import their drivers; load them only when wired
     from csms.adapters.jwt_tokens import TokenVerifier
-    from csms.adapters.mongo import MongoDirectory, MongoTenantStore
+    from csms.adapters.mongo import MongoTenantStore
     from csms.adapters.mongo_queries import MongoTenantQueries
-    from csms.adapters.redis_state import (
-        RedisCommandQueue,
-        RedisConnectionRegistry,
-        RedisPendingCalls,
-        RedisRateLimiter,
-        RedisReplayCache,
-        RedisVerifiedCredentials,
+    from csms.ports import (
+        CommandQueue,
+        ConnectionGateway,
+        ConnectionRegistry,
+        Directory,
+        EventPublisher,
+        PendingCalls,
+        RateLimiter,
+        RecordQueue,
+        ReplayCache,
+        TenantStore,
+        VerifiedCredentials,
     )
-    from csms.adapters.sqs import SqsDeadLetters
-    from csms.ports import TenantStore
     from csms.services.command_sweep import CommandSweeper
     from csms.services.fleet import FleetService
-
 
 
 def utc_now() -> datetime:
     return datetime.now(UTC)
 
 
-@cache
-def settings() -> Settings:
-    return Settings.from_env()
+class DeadLetters(Protocol):
+    """Where the event worker puts a record it gives up on, with the reason."""
+
+    def put(self, body: str, reason: str, source_message_id: str, group: str | None) -> None:
+        ...
 
 
-@cache
-def _redis() -> Any:
-    from csms.adapters import redis_state
+class Wiring:
+    """Every service of one container, built from `settings` and the parts given here.
 
-    return redis_state.connect(settings().redis_url)
+    A part left out is built from the settings when first needed (real Redis, MongoDB,
+    AWS clients); a part given is used as it is, so a test can swap exactly what it fakes.
+    """
 
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        clock: Callable[[], datetime] = utc_now,
+        redis: Any = None,
+        mongo: Any = None,
+        secrets: Callable[[str], str] | None = None,
+        directory: Directory | None = None,
+        tenant_store: TenantStore | None = None,
+        connection_registry: ConnectionRegistry | None = None,
+        pending_calls: PendingCalls | None = None,
+        command_queue: CommandQueue | None = None,
+        replay_cache: ReplayCache | None = None,
+        rate_limiter: RateLimiter | None = None,
+        verified_credentials: VerifiedCredentials | None = None,
+        gateway: Callable[[str | None], ConnectionGateway] | None = None,
+        event_publisher: EventPublisher | None = None,
+        record_queue: RecordQueue | None = None,
+        dead_letters: DeadLetters | None = None,
+        token_verifier: TokenVerifier | None = None,
+        versions: Sequence[VersionPlugin] | None = None,
+    ) -> None:
+        self.settings = settings
+        self.clock = clock
+        self._redis = redis
+        self._mongo = mongo
+        self._secrets = secrets
+        self._directory = directory
+        self._tenant_store = tenant_store
+        self._connection_registry = connection_registry
+        self._pending_calls = pending_calls
+        self._command_queue = command_queue
+        self._replay_cache = replay_cache
+        self._rate_limiter = rate_limiter
+        self._verified_credentials = verified_credentials
+        self._gateway = gateway
+        self._event_publisher = event_publisher
+        self._record_queue = record_queue
+        self._dead_letters = dead_letters
+        self._token_verifier = token_verifier
+        self._versions = versions
 
-@cache
-def _mongo() -> Any:
-    from csms.adapters import mongo
+    # Clients and secrets
 
-    return mongo.connect(_mongodb_uri())
+    @cached_property
+    def redis(self) -> Any:
+        if self._redis is not None:
+            return self._redis
+        from csms.adapters import redis_state
 
+        return redis_state.connect(self.settings.redis_url)
 
-def _mongodb_uri() -> str:
-    s = settings()
-    if not s.mongodb_secret_arn:
-        return s.mongodb_uri
-    import json
+    @cached_property
+    def mongo(self) -> Any:
+        if self._mongo is not None:
+            return self._mongo
+        from csms.adapters import mongo
 
-    secret = json.loads(_secret_string(s.mongodb_secret_arn))
-    return mongodb_uri_from_secret(secret, s.mongodb_tls_ca_file)
+        return mongo.connect(self._mongodb_uri())
 
+    def _mongodb_uri(self) -> str:
+        s = self.settings
+        if not s.mongodb_secret_arn:
+            return s.mongodb_uri
+        import json
 
-def _secret_string(arn: str) -> str:
-    import boto3  # only on AWS, once per container
+        secret = json.loads(self.secret(s.mongodb_secret_arn))
+        return mongodb_uri_from_secret(secret, s.mongodb_tls_ca_file)
 
-    client = boto3.client("secretsmanager", region_name=settings().aws_region)
-    value: str = client.get_secret_value(SecretId=arn)["SecretString"]
-    return value
+    def secret(self, arn: str) -> str:
+        """The string value of a Secrets Manager secret."""
+        if self._secrets is not None:
+            return self._secrets(arn)
+        import boto3  # only on AWS, once per container
 
+        client = boto3.client("secretsmanager", region_name=self.settings.aws_region)
+        value: str = client.get_secret_value(SecretId=arn)["SecretString"]
+        return value
 
-@cache
-def token_verifier() -> TokenVerifier:
-    from csms.adapters.jwt_tokens import TokenVerifier, jwks_key_resolver
+    # Adapters
 
-    s = settings()
-    if s.jwt_jwks_url:
-        keys = jwks_key_resolver(s.jwt_jwks_url)
-        return TokenVerifier("RS256", keys, s.jwt_issuer, s.jwt_audience)
-    secret = s.jwt_secret or (_secret_string(s.jwt_secret_arn) if s.jwt_secret_arn else None)
-    if not secret:
-        raise RuntimeError("set JWT_SECRET, JWT_SECRET_ARN or JWT_JWKS_URL for the tenant API")
-    return TokenVerifier("HS256", secret.strip(), s.jwt_issuer, s.jwt_audience)
+    @cached_property
+    def directory(self) -> Directory:
+        if self._directory is not None:
+            return self._directory
+        from csms.adapters.mongo import MongoDirectory
 
+        return MongoDirectory(self.mongo)
 
-@cache
-def fleet_service() -> FleetService:
-    from csms.services.fleet import FleetService
+    @cached_property
+    def tenant_store(self) -> TenantStore:
+        if self._tenant_store is not None:
+            return self._tenant_store
+        from csms.adapters.mongo import MongoTenantStore
 
-    return FleetService(
-        directory=directory(),
-        store=tenant_store(),
-        registry=connection_registry(),
-        gateway=_gateway_from_settings,
-        clock=utc_now,
-        records=records(),
-    )
+        return MongoTenantStore(self.mongo)
 
+    def tenant_queries(self, tenant_id: str) -> MongoTenantQueries:
+        # The tenant API's reads have no port: they are MongoDB queries by design.
+        from csms.adapters.mongo import tenant_database_name
+        from csms.adapters.mongo_queries import MongoTenantQueries
 
-def tenant_queries(tenant_id: str) -> MongoTenantQueries:
-    from csms.adapters.mongo import tenant_database_name
-    from csms.adapters.mongo_queries import MongoTenantQueries
+        return MongoTenantQueries(self.mongo[tenant_database_name(tenant_id)])
 
-    return MongoTenantQueries(_mongo()[tenant_database_name(tenant_id)])
+    @cached_property
+    def connection_registry(self) -> ConnectionRegistry:
+        if self._connection_registry is not None:
+            return self._connection_registry
+        from csms.adapters.redis_state import RedisConnectionRegistry
 
+        s = self.settings
+        return RedisConnectionRegistry(self.redis, s.redis_key_prefix, s.connection_ttl_seconds)
 
-@cache
-def directory() -> MongoDirectory:
-    from csms.adapters.mongo import MongoDirectory
+    @cached_property
+    def pending_calls(self) -> PendingCalls:
+        if self._pending_calls is not None:
+            return self._pending_calls
+        from csms.adapters.redis_state import RedisPendingCalls
 
-    return MongoDirectory(_mongo())
+        s = self.settings
+        return RedisPendingCalls(self.redis, s.redis_key_prefix, s.pending_call_ttl_seconds)
 
+    @cached_property
+    def command_queue(self) -> CommandQueue:
+        if self._command_queue is not None:
+            return self._command_queue
+        from csms.adapters.redis_state import RedisCommandQueue
 
-@cache
-def tenant_store() -> MongoTenantStore:
-    from csms.adapters.mongo import MongoTenantStore
+        s = self.settings
+        return RedisCommandQueue(
+            self.redis, s.redis_key_prefix, s.pending_call_ttl_seconds,
+            s.command_queue_ttl_seconds,
+        )
 
-    return MongoTenantStore(_mongo())
+    @cached_property
+    def replay_cache(self) -> ReplayCache:
+        if self._replay_cache is not None:
+            return self._replay_cache
+        from csms.adapters.redis_state import RedisReplayCache
 
+        s = self.settings
+        return RedisReplayCache(self.redis, s.redis_key_prefix, s.replay_ttl_seconds)
 
-@cache
-def connection_registry() -> RedisConnectionRegistry:
-    from csms.adapters.redis_state import RedisConnectionRegistry
+    @cached_property
+    def rate_limiter(self) -> RateLimiter:
+        if self._rate_limiter is not None:
+            return self._rate_limiter
+        from csms.adapters.redis_state import RedisRateLimiter
 
-    s = settings()
-    return RedisConnectionRegistry(_redis(), s.redis_key_prefix, s.connection_ttl_seconds)
+        return RedisRateLimiter(self.redis, self.settings.redis_key_prefix)
 
+    @cached_property
+    def verified_credentials(self) -> VerifiedCredentials | None:
+        s = self.settings
+        if s.credential_cache_seconds <= 0:
+            return None
+        if self._verified_credentials is not None:
+            return self._verified_credentials
+        from csms.adapters.redis_state import RedisVerifiedCredentials
 
-@cache
-def pending_calls() -> RedisPendingCalls:
-    from csms.adapters.redis_state import RedisPendingCalls
+        return RedisVerifiedCredentials(self.redis, s.redis_key_prefix, s.credential_cache_seconds)
 
-    s = settings()
-    return RedisPendingCalls(_redis(), s.redis_key_prefix, s.pending_call_ttl_seconds)
+    @cached_property
+    def credential_key(self) -> bytes | None:
+        s = self.settings
+        if s.credential_cache_key_arn and not s.credential_cache_key:
+            return self.secret(s.credential_cache_key_arn).strip().encode()
+        return s.credential_cache_key.encode() if s.credential_cache_key else None
 
+    def connection_gateway(self, endpoint: str | None) -> ConnectionGateway:
+        """The @connections API: the configured endpoint, else the one of the event."""
+        if self._gateway is not None:
+            return self._gateway(endpoint)
+        from csms.adapters.apigw import ApiGatewayConnections
 
-@cache
-def command_queue() -> RedisCommandQueue:
-    from csms.adapters.redis_state import RedisCommandQueue
+        s = self.settings
+        url = s.websocket_management_endpoint or endpoint
+        if not url:
+            raise RuntimeError("no @connections endpoint known")
+        return ApiGatewayConnections(url, s.aws_region)
 
-    s = settings()
-    return RedisCommandQueue(
-        _redis(), s.redis_key_prefix, s.pending_call_ttl_seconds, s.command_queue_ttl_seconds
-    )
+    @cached_property
+    def _configured_gateway(self) -> ConnectionGateway:
+        return self.connection_gateway(None)
 
-
-@cache
-def rate_limiter() -> RedisRateLimiter:
-    from csms.adapters.redis_state import RedisRateLimiter
-
-    return RedisRateLimiter(_redis(), settings().redis_key_prefix)
-
-
-@cache
-def replay_cache() -> RedisReplayCache:
-    from csms.adapters.redis_state import RedisReplayCache
-
-    s = settings()
-    return RedisReplayCache(_redis(), s.redis_key_prefix, s.replay_ttl_seconds)
-
-
-def connection_gateway(endpoint: str | None) -> ConnectionGateway:
-    from csms.adapters.apigw import ApiGatewayConnections
-
-    s = settings()
-    url = s.websocket_management_endpoint or endpoint
-    if not url:
-        raise RuntimeError("no @connections endpoint known")
-    return ApiGatewayConnections(url, s.aws_region)
-
-
-@cache
-def versions() -> dict[str, VersionPlugin]:
-    """The OCPP versions this CSMS speaks, by subprotocol; the first is the default."""
-    return by_subprotocol([v16.plugin(), v201.plugin()])
-
-
-@cache
-def command_service() -> CommandService:
-    from csms.versions.password_push import command_vocabularies
-
-    s = settings()
-    return CommandService(
-        registry=connection_registry(),
-        queue=command_queue(),
-        pending=pending_calls(),
-        store=tenant_store(),
+    def _gateway_from_settings(self) -> ConnectionGateway:
         # Built when first needed: only sending a command uses the @connections API.
-        gateway=_gateway_from_settings,
-        vocabularies=command_vocabularies(versions()),
-        directory=directory(),
-        clock=utc_now,
-        answer_timeout=timedelta(seconds=s.pending_call_ttl_seconds),
-        queue_timeout=timedelta(seconds=s.command_queue_ttl_seconds),
-        records=records(),
-    )
+        return self._configured_gateway
+
+    @cached_property
+    def event_publisher(self) -> EventPublisher:
+        if self._event_publisher is not None:
+            return self._event_publisher
+        s = self.settings
+        if s.mqtt_url:
+            from csms.adapters.mqtt import MqttPublisher
+
+            return MqttPublisher(s.mqtt_url)
+        from csms.adapters.iot import IotDataPublisher
+
+        return IotDataPublisher(s.iot_data_endpoint, s.aws_region)
+
+    @cached_property
+    def dead_letters(self) -> DeadLetters:
+        if self._dead_letters is not None:
+            return self._dead_letters
+        from csms.adapters.sqs import SqsDeadLetters
+
+        s = self.settings
+        if not s.events_dead_letter_queue_url:
+            raise RuntimeError("set EVENTS_DLQ_URL for the event worker")
+        return SqsDeadLetters(s.events_dead_letter_queue_url, s.aws_region)
+
+    @cached_property
+    def token_verifier(self) -> TokenVerifier:
+        if self._token_verifier is not None:
+            return self._token_verifier
+        from csms.adapters.jwt_tokens import TokenVerifier, jwks_key_resolver
+
+        s = self.settings
+        if s.jwt_jwks_url:
+            keys = jwks_key_resolver(s.jwt_jwks_url)
+            return TokenVerifier("RS256", keys, s.jwt_issuer, s.jwt_audience)
+        secret = s.jwt_secret or (self.secret(s.jwt_secret_arn) if s.jwt_secret_arn else None)
+        if not secret:
+            raise RuntimeError("set JWT_SECRET, JWT_SECRET_ARN or JWT_JWKS_URL for the tenant API")
+        return TokenVerifier("HS256", secret.strip(), s.jwt_issuer, s.jwt_audience)
+
+    # Services
+
+    @cached_property
+    def versions(self) -> dict[str, VersionPlugin]:
+        """The OCPP versions this CSMS speaks, by subprotocol; the first is the default."""
+        return by_subprotocol(self._versions or [v16.plugin(), v201.plugin()])
+
+    @cached_property
+    def record_applier(self) -> RecordApplier:
+        return RecordApplier(self.tenant_store, self.directory)
+
+    @cached_property
+    def records(self) -> BufferedRecords:
+        """This container's runtime records: to SQS when a queue is configured (or given),
+        else stored (and published, when a broker is configured) in the same invocation."""
+        s = self.settings
+        queue: RecordQueue
+        if self._record_queue is not None:
+            queue = self._record_queue
+        elif s.events_queue_url:
+            from csms.adapters.sqs import SqsRecordQueue
+
+            queue = SqsRecordQueue(s.events_queue_url, s.aws_region)
+        else:
+            publisher = self.event_publisher if s.mqtt_url or self._event_publisher else None
+            queue = StoreNow(self.record_applier, publisher)
+        return BufferedRecords(queue)
+
+    @cached_property
+    def charging_service(self) -> ChargingService:
+        return ChargingService(self.tenant_store, self.records, self.directory)
+
+    @cached_property
+    def command_service(self) -> CommandService:
+        from csms.versions.password_push import command_vocabularies
+
+        s = self.settings
+        return CommandService(
+            registry=self.connection_registry,
+            queue=self.command_queue,
+            pending=self.pending_calls,
+            store=self.tenant_store,
+            gateway=self._gateway_from_settings,
+            vocabularies=command_vocabularies(self.versions),
+            directory=self.directory,
+            clock=self.clock,
+            answer_timeout=timedelta(seconds=s.pending_call_ttl_seconds),
+            queue_timeout=timedelta(seconds=s.command_queue_ttl_seconds),
+            records=self.records,
+        )
+
+    def routers(self) -> dict[str, Router]:
+        parts = CentralSystemParts(
+            charging=self.charging_service,
+            directory=self.directory,
+            clock=self.clock,
+            heartbeat_interval=self.settings.heartbeat_interval_seconds,
+            store=self.tenant_store,
+            records=self.records,
+        )
+        return {name: plugin.router(parts) for name, plugin in self.versions.items()}
+
+    @cached_property
+    def message_service(self) -> MessageService:
+        return MessageService(
+            registry=self.connection_registry,
+            replay=self.replay_cache,
+            pending=self.pending_calls,
+            routers=self.routers(),
+            default_version=next(iter(self.versions.values())).version,
+            clock=self.clock,
+            commands=self.command_service,
+            records=self.records,
+        )
+
+    @cached_property
+    def connect_service(self) -> ConnectService:
+        return ConnectService(
+            directory=self.directory,
+            registry=self.connection_registry,
+            store=self.tenant_store,
+            gateway=self.connection_gateway,
+            supported_subprotocols=tuple(self.versions),
+            clock=self.clock,
+            records=self.records,
+            commands=self.command_service,
+            verified=self.verified_credentials,
+            credential_key=self.credential_key,
+        )
+
+    @cached_property
+    def fleet_service(self) -> FleetService:
+        from csms.services.fleet import FleetService
+
+        return FleetService(
+            directory=self.directory,
+            store=self.tenant_store,
+            registry=self.connection_registry,
+            gateway=self._gateway_from_settings,
+            clock=self.clock,
+            records=self.records,
+        )
+
+    @cached_property
+    def command_sweeper(self) -> CommandSweeper:
+        from csms.services.command_sweep import CommandSweeper
+
+        return CommandSweeper(
+            directory=self.directory, store=self.tenant_store, commands=self.command_service,
+            clock=self.clock,
+        )
 
 
-@cache
-def _gateway_from_settings() -> ConnectionGateway:
-    return connection_gateway(None)
+# The container's Wiring: built from the environment on first use, or installed by `use`.
+_current: Wiring | None = None
 
 
-@cache
-def event_publisher() -> EventPublisher:
-    s = settings()
-    if s.mqtt_url:
-        from csms.adapters.mqtt import MqttPublisher
-
-        return MqttPublisher(s.mqtt_url)
-    from csms.adapters.iot import IotDataPublisher
-
-    return IotDataPublisher(s.iot_data_endpoint, s.aws_region)
+def current() -> Wiring:
+    global _current
+    if _current is None:
+        _current = Wiring(Settings.from_env())
+    return _current
 
 
-@cache
-def dead_letters() -> SqsDeadLetters:
-    from csms.adapters.sqs import SqsDeadLetters
-
-    s = settings()
-    if not s.events_dead_letter_queue_url:
-        raise RuntimeError("set EVENTS_DLQ_URL for the event worker")
-    return SqsDeadLetters(s.events_dead_letter_queue_url, s.aws_region)
+def use(wiring: Wiring | None) -> Wiring | None:
+    """Install `wiring` (None: the next call builds one from the environment again);
+    returns the one it replaces, for putting it back."""
+    global _current
+    previous, _current = _current, wiring
+    return previous
 
 
-@cache
-def record_applier() -> RecordApplier:
-    return RecordApplier(tenant_store(), directory())
-
-
-@cache
-def records() -> BufferedRecords:
-    """This container's runtime records: to SQS when a queue is configured, else stored
-    (and published, when a broker is configured) in the same invocation."""
-    s = settings()
-    queue: RecordQueue
-    if s.events_queue_url:
-        from csms.adapters.sqs import SqsRecordQueue
-
-        queue = SqsRecordQueue(s.events_queue_url, s.aws_region)
-    else:
-        queue = StoreNow(record_applier(), event_publisher() if s.mqtt_url else None)
-    return BufferedRecords(queue)
-
-
-def charging_service(store: TenantStore | None = None) -> ChargingService:
-    return ChargingService(store or tenant_store(), records(), directory())
-
-
-def routers(store: TenantStore, clock: Callable[[], datetime] = utc_now) -> dict[str, Router]:
-    parts = CentralSystemParts(
-        charging=charging_service(store),
-        directory=directory(),
-        clock=clock,
-        heartbeat_interval=settings().heartbeat_interval_seconds,
-        store=store,
-        records=records(),
-    )
-    return {name: plugin.router(parts) for name, plugin in versions().items()}
-
-
-@cache
-def message_service() -> MessageService:
-    store = tenant_store()
-    return MessageService(
-        registry=connection_registry(),
-        replay=replay_cache(),
-        pending=pending_calls(),
-        routers=routers(store),
-        default_version=next(iter(versions().values())).version,
-        clock=utc_now,
-        commands=command_service(),
-        records=records(),
-    )
-
-
-@cache
-def connect_service() -> ConnectService:
-    return ConnectService(
-        directory=directory(),
-        registry=connection_registry(),
-        store=tenant_store(),
-        gateway=connection_gateway,
-        supported_subprotocols=tuple(versions()),
-        clock=utc_now,
-        records=records(),
-        commands=command_service(),
-        verified=verified_credentials(),
-        credential_key=_credential_key(),
-    )
-
-
-@cache
-def verified_credentials() -> RedisVerifiedCredentials | None:
-    from csms.adapters.redis_state import RedisVerifiedCredentials
-
-    s = settings()
-    if s.credential_cache_seconds <= 0:
-        return None
-    return RedisVerifiedCredentials(_redis(), s.redis_key_prefix, s.credential_cache_seconds)
-
-
-@cache
-def _credential_key() -> bytes | None:
-    s = settings()
-    if s.credential_cache_key_arn and not s.credential_cache_key:
-        return _secret_string(s.credential_cache_key_arn).strip().encode()
-    return s.credential_cache_key.encode() if s.credential_cache_key else None
-
-
-@cache
-def command_sweeper() -> CommandSweeper:
-    from csms.services.command_sweep import CommandSweeper
-
-    return CommandSweeper(
-        directory=directory(), store=tenant_store(), commands=command_service(), clock=utc_now
-    )
+@contextmanager
+def using(wiring: Wiring) -> Iterator[Wiring]:
+    """`wiring` installed for the block; what was installed before comes back after."""
+    previous = use(wiring)
+    try:
+        yield wiring
+    finally:
+        use(previous)
 
 
 def reset() -> None:
-    """Forget every wired object, so the next call re-reads the environment (tests)."""
-    for factory in (settings, _redis, _mongo, directory, tenant_store, connection_registry,
-                    pending_calls, replay_cache, message_service, connect_service,
-                    command_queue, rate_limiter, versions, command_service,
-                    _gateway_from_settings, token_verifier, fleet_service, event_publisher,
-                    record_applier, records, dead_letters, command_sweeper,
-                    verified_credentials, _credential_key):
-        factory.cache_clear()
+    """Forget the installed Wiring, so the next call re-reads the environment (tests)."""
+    use(None)
+
+
+# What the entrypoints call: thin delegates to the installed Wiring.
+
+
+def settings() -> Settings:
+    return current().settings
+
+
+def token_verifier() -> TokenVerifier:
+    return current().token_verifier
+
+
+def fleet_service() -> FleetService:
+    return current().fleet_service
+
+
+def tenant_queries(tenant_id: str) -> MongoTenantQueries:
+    return current().tenant_queries(tenant_id)
+
+
+def directory() -> Directory:
+    return current().directory
+
+
+def tenant_store() -> MongoTenantStore:
+    # Typed as MongoDB's because creating a tenant calls its ensure_indexes, which the
+    # TenantData port lacks; a fake store given to a Wiring needs that method too.
+    return cast("MongoTenantStore", current().tenant_store)
+
+
+def connection_registry() -> ConnectionRegistry:
+    return current().connection_registry
+
+
+def pending_calls() -> PendingCalls:
+    return current().pending_calls
+
+
+def command_queue() -> CommandQueue:
+    return current().command_queue
+
+
+def rate_limiter() -> RateLimiter:
+    return current().rate_limiter
+
+
+def replay_cache() -> ReplayCache:
+    return current().replay_cache
+
+
+def verified_credentials() -> VerifiedCredentials | None:
+    return current().verified_credentials
+
+
+def connection_gateway(endpoint: str | None) -> ConnectionGateway:
+    return current().connection_gateway(endpoint)
+
+
+def versions() -> dict[str, VersionPlugin]:
+    return current().versions
+
+
+def event_publisher() -> EventPublisher:
+    return current().event_publisher
+
+
+def dead_letters() -> DeadLetters:
+    return current().dead_letters
+
+
+def record_applier() -> RecordApplier:
+    return current().record_applier
+
+
+def records() -> BufferedRecords:
+    return current().records
+
+
+def charging_service() -> ChargingService:
+    return current().charging_service
+
+
+def command_service() -> CommandService:
+    return current().command_service
+
+
+def message_service() -> MessageService:
+    return current().message_service
+
+
+def connect_service() -> ConnectService:
+    return current().connect_service
+
+
+def command_sweeper() -> CommandSweeper:
+    return current().command_sweeper

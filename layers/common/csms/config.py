@@ -27,7 +27,6 @@ class Settings:
     aws_region: str | None = None
     # Tenant API tokens: HS256 with JWT_SECRET (or the secret at JWT_SECRET_ARN), or RS256
     # with the keys at JWT_JWKS_URL. Issuer and audience are always checked.
-    jwt_algorithm: str = "HS256"
     jwt_secret: str | None = None
     jwt_secret_arn: str | None = None
     jwt_jwks_url: str | None = None
@@ -74,7 +73,6 @@ class Settings:
             ),
             websocket_management_endpoint=env.get("WEBSOCKET_MANAGEMENT_ENDPOINT") or None,
             aws_region=env.get("AWS_REGION") or env.get("AWS_DEFAULT_REGION") or None,
-            jwt_algorithm="RS256" if env.get("JWT_JWKS_URL") else "HS256",
             jwt_secret=env.get("JWT_SECRET") or None,
             jwt_secret_arn=env.get("JWT_SECRET_ARN") or None,
             jwt_jwks_url=env.get("JWT_JWKS_URL") or None,

@@ -1,4 +1,5 @@
-"""In-memory adapters: the same ports, for unit tests of services and handlers."""
+"""In-memory adapters: the same ports, for unit tests of services and handlers (kept with
+the tests, out of the Lambda layer)."""
 
 from __future__ import annotations
 
@@ -612,6 +613,9 @@ class MemoryTenantData:
         self.device_model = MemoryDeviceModel()
         self.charger_transactions = MemoryChargerTransactions()
 
+    def ensure_indexes(self) -> None:
+        """Nothing to index; the tenant API calls this when it creates a tenant."""
+
 
 class MemoryTenantStore:
     def __init__(self) -> None:
@@ -619,3 +623,20 @@ class MemoryTenantStore:
 
     def for_tenant(self, tenant_id: str) -> MemoryTenantData:
         return self.tenants.setdefault(tenant_id, MemoryTenantData())
+
+
+class MemoryPublisher:
+    def __init__(self) -> None:
+        self.published: list[tuple[str, dict[str, Any]]] = []
+
+    def publish(self, topic: str, event: dict[str, Any]) -> None:
+        self.published.append((topic, event))
+
+
+class MemoryDeadLetters:
+    def __init__(self) -> None:
+        # (source message id, reason, body)
+        self.letters: list[tuple[str, str, str]] = []
+
+    def put(self, body: str, reason: str, source_message_id: str, group: str | None) -> None:
+        self.letters.append((source_message_id, reason, body))
