@@ -9,6 +9,7 @@ from typing import Any, Protocol
 from csms.domain.charger_transactions import ChargerTransaction, TransactionEventData
 from csms.domain.commands import Command, CommandStatus, Taken
 from csms.domain.device_model import ACTUAL, VariableAttribute, VariableKey
+from csms.domain.local_list import LocalList
 from csms.domain.model import (
     BootInfo,
     ConnectionInfo,
@@ -319,6 +320,31 @@ class DeviceModel(Protocol):
     ) -> VariableAttribute | None: ...
 
 
+class LocalAuthLists(Protocol):
+    """Each charger's local authorization list as the CSMS sent it (OCPP 2.0.1 D)."""
+
+    def get(self, charge_point_id: str) -> LocalList | None: ...
+
+    def apply(
+        self,
+        charge_point_id: str,
+        version: int,
+        full: bool,
+        entries: Sequence[dict[str, Any]],
+        at: datetime,
+    ) -> None:
+        """An accepted SendLocalList (or one accepted part of it)."""
+
+    def reported(self, charge_point_id: str, version: int, at: datetime) -> None:
+        """The version the charger reported (GetLocalListVersion)."""
+
+    def all(self, limit: int, offset: int) -> list[LocalList]:
+        """Every charger's list, by charge point id (entries left out)."""
+
+    def tenant_id_tags(self) -> list[IdTag]:
+        """The tenant's id tokens: what every list is made of."""
+
+
 class MessageLog(Protocol):
     def record(self, entries: Sequence[dict[str, Any]]) -> None:
         """Store entries; one whose `_id` is stored already is skipped (redelivery)."""
@@ -359,6 +385,9 @@ class TenantData(Protocol):
 
     @property
     def device_model(self) -> DeviceModel: ...
+
+    @property
+    def local_lists(self) -> LocalAuthLists: ...
 
 
 class TenantStore(Protocol):

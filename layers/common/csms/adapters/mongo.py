@@ -18,6 +18,7 @@ from pymongo.database import Database
 from pymongo.errors import BulkWriteError, DuplicateKeyError
 
 from csms.adapters.mongo_charger_transactions import MongoChargerTransactions
+from csms.adapters.mongo_local_list import MongoLocalLists
 from csms.domain.commands import FINAL_STATUSES, Command, CommandStatus
 from csms.domain.device_model import ACTUAL, VariableAttribute, VariableKey
 from csms.domain.model import (
@@ -774,6 +775,7 @@ class MongoTenantData:
         self.charging_profiles = MongoChargingProfiles(db)
         self.device_model = MongoDeviceModel(db)
         self.charger_transactions = MongoChargerTransactions(db)
+        self.local_lists = MongoLocalLists(db)
 
     def ensure_indexes(self) -> None:
         """Idempotent; run when a tenant is created and by `csms-admin db migrate`."""

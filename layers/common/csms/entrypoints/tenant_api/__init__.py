@@ -26,6 +26,7 @@ from csms.entrypoints.tenant_api import (
     routes_commands,
     routes_device_model,
     routes_fleet,
+    routes_local_list,
     routes_records,
     routes_tenants,
 )
@@ -219,6 +220,7 @@ def create_app() -> APIGatewayHttpResolver:
     routes_records.install(app)
     routes_commands.install(app)
     routes_device_model.install(app)
+    routes_local_list.install(app)
     security: dict[str, SecurityScheme] = {"bearer": HTTPBearer(bearerFormat="JWT")}
     app.configure_openapi(
         title="CSMS tenant API",

@@ -136,3 +136,12 @@ class TransactionClose(Strict):
     reason: Annotated[str, Field(min_length=1, max_length=50)] | None = Field(
         default=None, description="the stop reason recorded; default ClosedByOperator"
     )
+
+
+class LocalListPush(Strict):
+    update_type: Literal["Full", "Differential"] = Field(
+        default="Differential",
+        description="Full: the whole list replaces the charger's. Differential: only what "
+        "changed since the list the charger last accepted (a charger never sent a list "
+        "gets it Full)",
+    )

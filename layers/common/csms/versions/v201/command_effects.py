@@ -4,6 +4,7 @@ message, and how a new Basic auth password is set (SecurityCtrlr.BasicAuthPasswo
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime
 from typing import Any
 
@@ -175,6 +176,26 @@ def _install_certificate(data: TenantData, cp: str, request: Payload, _: Payload
     )
 
 
+# D: local authorization list. Each accepted part of a SendLocalList changes the list the
+# CSMS keeps of the charger (so a failed later part leaves the earlier ones counted).
+
+
+def _send_local_list(data: TenantData, cp: str, request: Payload, _: Payload) -> None:
+    data.local_lists.apply(
+        cp,
+        request["versionNumber"],
+        request["updateType"] == "Full",
+        request.get("localAuthorizationList", []),
+        datetime.now(UTC),
+    )
+    data.charge_points.record_command_effect(cp, "local_list_version", request["versionNumber"])
+
+
+def _get_local_list_version(data: TenantData, cp: str, _: Payload, response: Payload) -> None:
+    data.local_lists.reported(cp, response["versionNumber"], datetime.now(UTC))
+    data.charge_points.record_command_effect(cp, "local_list_version", response["versionNumber"])
+
+
 EFFECTS: dict[str, CommandEffect] = {
     "GetVariables": _get_variables,
     "SetVariables": _set_variables,
@@ -192,6 +213,8 @@ EFFECTS: dict[str, CommandEffect] = {
     "InstallCertificate": _install_certificate,
     "GetInstalledCertificateIds": _answer("installed_certificates"),
     "DeleteCertificate": _delete_certificate,
+    "SendLocalList": _send_local_list,
+    "GetLocalListVersion": _get_local_list_version,
 }
 
 
@@ -231,9 +254,68 @@ def _splitting(action: str, items: str, results: str) -> Splitting:
     return Splitting(split, merge)
 
 
+# D01: LocalAuthListCtrlr.ItemsPerMessage caps the entries of one SendLocalList, and
+# BytesPerMessage its size. A larger update goes out as its first part (Full or
+# Differential as asked) followed by Differential parts. Each part carries a version one
+# above the previous: a differential update names the version after it, and a charger
+# may answer VersionMismatch to one that does not move its list forward.
+LOCAL_AUTH_LIST_CTRLR = "LocalAuthListCtrlr"
+LOCAL_LIST_ENTRIES = "localAuthorizationList"
+
+
+def _local_list_limit(lookup: VariableLookup, variable: str) -> int | None:
+    attribute = lookup(VariableKey(LOCAL_AUTH_LIST_CTRLR, variable))
+    if attribute is None or attribute.value is None:
+        return None
+    try:
+        limit = int(attribute.value)
+    except ValueError:
+        return None
+    return limit if limit > 0 else None
+
+
+def _size(payload: Payload) -> int:
+    return len(json.dumps(payload, separators=(",", ":")).encode())
+
+
+def _split_local_list(payload: Payload, lookup: VariableLookup) -> list[Payload]:
+    items = _local_list_limit(lookup, ITEMS_PER_MESSAGE)
+    max_bytes = _local_list_limit(lookup, "BytesPerMessage")
+    entries = payload.get(LOCAL_LIST_ENTRIES, [])
+    groups: list[list[Payload]] = [[]]
+    for entry in entries:
+        group = groups[-1]
+        candidate = {**payload, LOCAL_LIST_ENTRIES: [*group, entry]}
+        full = items is not None and len(group) >= items
+        too_big = max_bytes is not None and group and _size(candidate) > max_bytes
+        if full or too_big:
+            groups.append([entry])
+        else:
+            group.append(entry)
+    if len(groups) == 1:
+        return [payload]
+    version = payload["versionNumber"]
+    return [
+        {
+            "versionNumber": version + index,
+            "updateType": payload["updateType"] if index == 0 else "Differential",
+            LOCAL_LIST_ENTRIES: group,
+        }
+        for index, group in enumerate(groups)
+    ]
+
+
+def _merge_local_list(responses: list[Payload]) -> Payload:
+    # The first part that refused (Failed, VersionMismatch) speaks for the whole.
+    return next(
+        (dict(r) for r in responses if r.get("status") != "Accepted"), {"status": "Accepted"}
+    )
+
+
 SPLITTINGS: dict[str, Splitting] = {
     "GetVariables": _splitting("GetVariables", "getVariableData", "getVariableResult"),
     "SetVariables": _splitting("SetVariables", "setVariableData", "setVariableResult"),
+    "SendLocalList": Splitting(_split_local_list, _merge_local_list),
 }
 
 
