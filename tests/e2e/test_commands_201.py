@@ -15,7 +15,6 @@ from typing import Any
 
 import pytest
 import websockets
-from csms import bootstrap
 from ocpp.routing import on
 from ocpp.v16 import call, call_result
 from ocpp.v16.enums import Action
@@ -30,11 +29,6 @@ pytestmark = [
 
 Payload = dict[str, Any]
 V201 = "ocpp2.0.1"
-
-needs_201 = pytest.mark.skipif(
-    V201 not in bootstrap.versions(), reason="OCPP 2.0.1 is not registered yet"
-)
-
 
 class Station:
     """A 2.0.1 charging station speaking raw OCPP-J frames: it answers each Call with
@@ -182,7 +176,6 @@ def variable_name(item: Payload) -> str:
                                        if "instance" in item["variable"] else "")
 
 
-@needs_201
 async def test_get_base_report_fills_the_device_model_that_get_variables_shows(
     gateway, fleet, operator, viewer
 ):
@@ -215,7 +208,6 @@ def get_data(*names: str) -> list[Payload]:
     return [{"component": {"name": "OCPPCommCtrlr"}, "variable": {"name": n}} for n in names]
 
 
-@needs_201
 async def test_get_and_set_variables_go_out_in_parts_of_items_per_message(
     gateway, fleet, operator, viewer
 ):
@@ -257,7 +249,6 @@ async def test_get_and_set_variables_go_out_in_parts_of_items_per_message(
     assert variables[("OCPPCommCtrlr", "OfflineThreshold")] is not None
 
 
-@needs_201
 async def test_transactions_reset_availability_and_certificates_are_answered_and_recorded(
     gateway, fleet, operator, viewer
 ):
@@ -286,7 +277,6 @@ async def test_transactions_reset_availability_and_certificates_are_answered_and
     assert "OnIdle" in json.dumps(state)
 
 
-@needs_201
 async def test_a_201_password_push_switches_the_login_once_the_station_accepts(
     gateway, fleet, admin
 ):
@@ -310,7 +300,6 @@ async def test_a_201_password_push_switches_the_login_once_the_station_accepts(
             pass
 
 
-@needs_201
 async def test_a_refused_201_password_push_keeps_the_old_password(gateway, fleet, admin):
     cp_id = fleet.add_charge_point("NOPUSH201")
     async with station(gateway, cp_id) as cs:
@@ -388,3 +377,36 @@ async def test_only_admins_push_passwords(gateway, fleet, operator):
     reply = await post(operator, f"/v1/charge-points/{cp_id}/password/push")
 
     assert reply.status == 403
+
+
+async def test_a_remote_start_is_matched_to_the_transaction_its_remote_start_id_began(
+    gateway, fleet, operator, viewer
+):
+    cp_id = fleet.add_charge_point("REMOTE201")
+    id_token = {"idToken": "ACCEPTED", "type": "ISO14443"}
+    async with station(gateway, cp_id) as cs:
+        # Given a station that starts a transaction of its own numbering when asked
+        cs.started = asyncio.Event()  # type: ignore[attr-defined]
+
+        async def start(request: Payload) -> None:
+            await cs.call("TransactionEvent", {
+                "eventType": "Started", "timestamp": datetime.now(UTC).isoformat(),
+                "triggerReason": "RemoteStart", "seqNo": 0, "idToken": request["idToken"],
+                "evse": {"id": 1, "connectorId": 1},
+                "transactionInfo": {"transactionId": "station-tx-7",
+                                    "remoteStartId": request["remoteStartId"]},
+            })
+            cs.started.set()  # type: ignore[attr-defined]
+
+        cs.after["RequestStartTransaction"] = start
+        # When the operator asks for a remote start
+        reply = await command(operator, cp_id, "RequestStartTransaction",
+                              {"idToken": id_token, "remoteStartId": 77, "evseId": 1}, wait=10)
+        await asyncio.wait_for(cs.started.wait(), 10)  # type: ignore[attr-defined]
+
+    # Then the command names the transaction, and the transaction its remote start
+    assert reply.json["status"] == "completed", reply.text
+    command_view = viewer.get(f"/v1/commands/{reply.json['command_id']}").json
+    assert command_view["transaction_id"] == "station-tx-7"
+    transaction = viewer.get("/v1/transactions/station-tx-7", charge_point_id=cp_id).json
+    assert (transaction["remote_start_id"], transaction["status"]) == (77, "Active")

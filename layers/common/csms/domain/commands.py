@@ -44,6 +44,8 @@ class Command:
     # A password push: the hash the registry switches to once the charger accepts the
     # new password. Kept server-side only; never shown, the password itself never stored.
     new_password_hash: str | None = None
+    # The transaction a remote start brought about (2.0.1: matched by remoteStartId).
+    transaction_id: int | str | None = None
 
     @property
     def final(self) -> bool:
