@@ -12,6 +12,7 @@ entrypoints call; they delegate to the installed Wiring.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
@@ -301,7 +302,8 @@ class Wiring:
     @cached_property
     def versions(self) -> dict[str, VersionPlugin]:
         """The OCPP versions this CSMS speaks, by subprotocol; the first is the default."""
-        return by_subprotocol(self._versions or [v16.plugin(), v201.plugin()])
+        plugins = [v16.plugin(), v201.plugin()] if self._versions is None else self._versions
+        return by_subprotocol(plugins)
 
     @cached_property
     def record_applier(self) -> RecordApplier:
@@ -320,6 +322,8 @@ class Wiring:
 
             queue = SqsRecordQueue(s.events_queue_url, s.aws_region)
         else:
+            # Inline, events go out only to a configured MQTT broker or a publisher given;
+            # otherwise none are published (no queue means no deployed IoT Core either).
             publisher = self.event_publisher if s.mqtt_url or self._event_publisher else None
             queue = StoreNow(self.record_applier, publisher)
         return BufferedRecords(queue)
@@ -411,13 +415,20 @@ class Wiring:
 
 # The container's Wiring: built from the environment on first use, or installed by `use`.
 _current: Wiring | None = None
+# Handlers on several threads (the local stack) must all get the same Wiring: a second
+# one would hold its own record buffers, and what a handler buffered there would be lost.
+_building = threading.Lock()
 
 
 def current() -> Wiring:
     global _current
-    if _current is None:
-        _current = Wiring(Settings.from_env())
-    return _current
+    wiring = _current
+    if wiring is None:
+        with _building:
+            if _current is None:
+                _current = Wiring(Settings.from_env())
+            wiring = _current
+    return wiring
 
 
 def use(wiring: Wiring | None) -> Wiring | None:
