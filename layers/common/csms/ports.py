@@ -27,6 +27,7 @@ from csms.domain.model import (
     Tenant,
     Transaction,
 )
+from csms.domain.reservations import EvseReservation, ReservationState
 
 
 class ConnectionRegistry(Protocol):
@@ -345,6 +346,33 @@ class LocalAuthLists(Protocol):
         """The tenant's id tokens: what every list is made of."""
 
 
+class EvseReservations(Protocol):
+    """Reservations of both versions (the `reservations` records), as OCPP 2.0.1's
+    block H and the CSMS's expiry check use them."""
+
+    def put(self, reservation: EvseReservation) -> None: ...
+
+    def get(self, charge_point_id: str, reservation_id: int) -> EvseReservation | None: ...
+
+    def end(
+        self,
+        charge_point_id: str,
+        reservation_id: int,
+        status: ReservationState,
+        at: datetime,
+        transaction_id: int | str | None = None,
+    ) -> EvseReservation | None:
+        """Active -> `status`; None when it was not active (ended already, or unknown)."""
+
+    def due(self, now: datetime, limit: int) -> list[EvseReservation]:
+        """Active reservations whose expiry has passed, oldest first."""
+
+    def active(self, charge_point_id: str) -> list[EvseReservation]: ...
+
+    def next_id(self, charge_point_id: str) -> int:
+        """A reservation id this charger has not had from the CSMS."""
+
+
 class MessageLog(Protocol):
     def record(self, entries: Sequence[dict[str, Any]]) -> None:
         """Store entries; one whose `_id` is stored already is skipped (redelivery)."""
@@ -388,6 +416,9 @@ class TenantData(Protocol):
 
     @property
     def local_lists(self) -> LocalAuthLists: ...
+
+    @property
+    def evse_reservations(self) -> EvseReservations: ...
 
 
 class TenantStore(Protocol):

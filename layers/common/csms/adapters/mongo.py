@@ -19,6 +19,7 @@ from pymongo.errors import BulkWriteError, DuplicateKeyError
 
 from csms.adapters.mongo_charger_transactions import MongoChargerTransactions
 from csms.adapters.mongo_local_list import MongoLocalLists
+from csms.adapters.mongo_reservations import MongoEvseReservations
 from csms.domain.commands import FINAL_STATUSES, Command, CommandStatus
 from csms.domain.device_model import ACTUAL, VariableAttribute, VariableKey
 from csms.domain.model import (
@@ -776,6 +777,7 @@ class MongoTenantData:
         self.device_model = MongoDeviceModel(db)
         self.charger_transactions = MongoChargerTransactions(db)
         self.local_lists = MongoLocalLists(db)
+        self.evse_reservations = MongoEvseReservations(db)
 
     def ensure_indexes(self) -> None:
         """Idempotent; run when a tenant is created and by `csms-admin db migrate`."""
@@ -813,6 +815,8 @@ class MongoTenantData:
             [("charge_point_id", ASCENDING), ("profile_id", ASCENDING)], unique=True
         )
         db["reservations"].create_index([("charge_point_id", ASCENDING), ("status", ASCENDING)])
+        # The CSMS's expiry check looks for active reservations past their expiry.
+        db["reservations"].create_index([("status", ASCENDING), ("expiry_date", ASCENDING)])
 
 
 class MongoTenantStore:

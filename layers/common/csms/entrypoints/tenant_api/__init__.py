@@ -28,6 +28,7 @@ from csms.entrypoints.tenant_api import (
     routes_fleet,
     routes_local_list,
     routes_records,
+    routes_reservations,
     routes_tenants,
 )
 from csms.observability import logger
@@ -221,6 +222,7 @@ def create_app() -> APIGatewayHttpResolver:
     routes_commands.install(app)
     routes_device_model.install(app)
     routes_local_list.install(app)
+    routes_reservations.install(app)
     security: dict[str, SecurityScheme] = {"bearer": HTTPBearer(bearerFormat="JWT")}
     app.configure_openapi(
         title="CSMS tenant API",

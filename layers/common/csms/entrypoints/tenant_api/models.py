@@ -145,3 +145,20 @@ class LocalListPush(Strict):
         "changed since the list the charger last accepted (a charger never sent a list "
         "gets it Full)",
     )
+
+
+class ReservationCreate(Strict):
+    id_token: AnyIdToken
+    id_token_type: IdTokenTypeName = Field(
+        default="ISO14443", description="OCPP 2.0.1 IdTokenType.type (1.6 has none)"
+    )
+    expires_at: datetime = Field(description="expiryDateTime; the CSMS ends it then")
+    evse_id: Annotated[int, Field(ge=1)] | None = Field(
+        default=None, description="the EVSE (1.6: connector); left out: the whole station"
+    )
+    group_id_token: AnyIdToken | None = Field(
+        default=None, description="2.0.1 groupIdToken, 1.6 parentIdTag"
+    )
+    connector_type: Annotated[str, Field(max_length=20)] | None = Field(
+        default=None, description="2.0.1 connectorType (cCCS1, cType2, ...)"
+    )

@@ -13,10 +13,12 @@ from csms.domain.charger_transactions import TransactionEventData
 from csms.domain.device_model import VariableAttribute, VariableKey
 from csms.domain.id_tokens import IdToken, IdTokenInfo
 from csms.domain.model import BootInfo, ConnectorStatus, MeterValue, RegistrationStatus
+from csms.domain.reservations import ReservationState
 from csms.protocol.errors import ErrorKind, OcppError
 from csms.protocol.router import CallContext, Handler
 from csms.protocol.timestamps import format_timestamp, parse_timestamp
 from csms.services.provisioning import ProvisioningService
+from csms.services.reservations import ReservationService
 from csms.services.transaction_events import TransactionEventService
 
 if TYPE_CHECKING:
@@ -40,7 +42,6 @@ NOTIFICATIONS = {
     "FirmwareStatusNotification": "firmware_status",
     "LogStatusNotification": "log_status",
     "NotifyMonitoringReport": "monitoring_report",
-    "ReservationStatusUpdate": "reservation_status",
     "NotifyChargingLimit": "charging_limit",
     "ClearedChargingLimit": "charging_limit_cleared",
     "NotifyDisplayMessages": "display_messages",
@@ -73,6 +74,7 @@ class CentralSystem201:
         self._heartbeat_interval = parts.heartbeat_interval
         self._provisioning = ProvisioningService(parts.directory, parts.store, parts.records)
         self._transactions = TransactionEventService(parts.store, parts.records, parts.directory)
+        self._reservations = ReservationService(parts.store, parts.records)
 
     def handlers(self) -> dict[str, Handler]:
         own: dict[str, Handler] = {
@@ -89,6 +91,7 @@ class CentralSystem201:
             "NotifyEVChargingSchedule": self.on_notify_ev_charging_schedule,
             "Get15118EVCertificate": self.on_get_15118_ev_certificate,
             "GetCertificateStatus": self.on_get_certificate_status,
+            "ReservationStatusUpdate": self.on_reservation_status_update,
         }
         for action, kind in NOTIFICATIONS.items():
             own[action] = _Stored(self, kind, {})
@@ -210,7 +213,23 @@ class CentralSystem201:
             ),
         )
         answer = self._transactions.transaction_event(ctx.tenant_id, event, self._clock())
+        reservation_id = payload.get("reservationId")
+        if reservation_id is not None:
+            # H01: the transaction that carries the reservation's id uses it up.
+            self._reservations.end(ctx.tenant_id, ctx.charge_point_id, reservation_id,
+                                   ReservationState.USED, event.timestamp, transaction_id)
         return {} if answer is None else {"idTokenInfo": _id_token_info(answer)}
+
+    # H: reservations
+
+    def on_reservation_status_update(self, ctx: CallContext, payload: Payload) -> Payload:
+        # Expired: the charger's own expiry; Removed: it dropped the reservation (an
+        # EVSE went out of service, say). An unknown or ended one is only noted.
+        status = ReservationState(payload["reservationUpdateStatus"])
+        self._reservations.end(ctx.tenant_id, ctx.charge_point_id, payload["reservationId"],
+                               status, ctx.received_at)
+        self.notify(ctx, "reservation_status", payload)
+        return {}
 
     # M, K, A and the rest: stored and acknowledged
 

@@ -9,7 +9,9 @@ from datetime import UTC, datetime
 from typing import Any
 
 from csms.domain.device_model import ACTUAL, VariableAttribute, VariableKey
+from csms.domain.reservations import EvseReservation, ReservationState
 from csms.ports import TenantData
+from csms.protocol.timestamps import parse_timestamp
 from csms.services.commands import (
     CommandEffect,
     PasswordChange,
@@ -196,6 +198,32 @@ def _get_local_list_version(data: TenantData, cp: str, _: Payload, response: Pay
     data.charge_points.record_command_effect(cp, "local_list_version", response["versionNumber"])
 
 
+# H: reservations. ReserveNow accepted makes one (the CSMS ends it at its expiry if the
+# charger does not say so first); CancelReservation accepted ends it.
+
+
+def _reserve_now(data: TenantData, cp: str, request: Payload, _: Payload) -> None:
+    group = request.get("groupIdToken")
+    data.evse_reservations.put(
+        EvseReservation(
+            reservation_id=request["id"],
+            charge_point_id=cp,
+            evse_id=request.get("evseId"),
+            id_tag=request["idToken"]["idToken"],
+            id_token_type=request["idToken"]["type"],
+            expiry_date=parse_timestamp(request["expiryDateTime"]),
+            parent_id_tag=None if group is None else group["idToken"],
+            connector_type=request.get("connectorType"),
+        )
+    )
+
+
+def _cancel_reservation(data: TenantData, cp: str, request: Payload, _: Payload) -> None:
+    data.evse_reservations.end(
+        cp, request["reservationId"], ReservationState.CANCELLED, datetime.now(UTC)
+    )
+
+
 EFFECTS: dict[str, CommandEffect] = {
     "GetVariables": _get_variables,
     "SetVariables": _set_variables,
@@ -215,6 +243,8 @@ EFFECTS: dict[str, CommandEffect] = {
     "DeleteCertificate": _delete_certificate,
     "SendLocalList": _send_local_list,
     "GetLocalListVersion": _get_local_list_version,
+    "ReserveNow": _reserve_now,
+    "CancelReservation": _cancel_reservation,
 }
 
 
