@@ -11,10 +11,12 @@ from typing import Any
 
 import pytest
 from csms import bootstrap
+from csms_local.sim import SimConfig, simulate
+from csms_local.sim.verify import count_stored
 from ocpp.routing import after, on
 from ocpp.v21 import ChargePoint, call, call_result
 
-from .conftest import api_for, connected
+from .conftest import PASSWORD, api_for, connected
 
 V21 = "ocpp2.1"
 
@@ -186,6 +188,24 @@ async def test_a_charger_offering_several_gets_its_first_preference(
     cp_id = fleet.add_charge_point(f"V21-PREF-{'-'.join(offered)}")
     async with connected(gateway, cp_id, subprotocols=offered) as (_, ws):
         assert ws.subprotocol == chosen
+
+
+async def test_a_csms_sim_fleet_speaking_2_1(gateway, fleet, mongodb_uri):
+    config = SimConfig(
+        url=gateway.url("").rstrip("/"), ocpp="2.1", prefix=f"SIM{fleet.suffix}v21",
+        chargers=2, password=PASSWORD, profile="fleet", charging_share=1.0,
+        heartbeat_interval=0.5, meter_interval=0.3, session_seconds=1.0, id_tag="ACCEPTED",
+        duration=3, progress=False,
+    )
+    for cp_id in config.charger_ids():
+        fleet.admin.add_charge_point(fleet.tenant_id, cp_id, PASSWORD)
+    since = datetime.now(UTC)
+    summary = await simulate(config)
+    assert summary.error_count == 0, summary.errors
+    assert summary.connects == 2 and summary.transactions["started"] >= 2
+    stored = count_stored(mongodb_uri, fleet.tenant_id, config.charger_ids(), since,
+                          datetime.now(UTC), summary, 10)
+    assert stored["complete"], stored
 
 
 def test_the_csms_lists_2_1_after_1_6_and_2_0_1():

@@ -1,8 +1,10 @@
 """The anchor: a plain central system on the `ocpp` package, to measure the simulator and a
-CSMS against. websockets.serve with one ocpp.v16 ChargePoint per connection and @on
-handlers for what chargers send; no authentication, no storage, nothing shared.
+CSMS against. websockets.serve with one ocpp.v16 (or, with --ocpp 2.0.1, ocpp.v201)
+ChargePoint per connection and @on handlers for what chargers send; no authentication, no
+storage, nothing shared.
 
     python -m csms_local.sim.anchor --port 9100    # ws://127.0.0.1:9100/ocpp/<id>
+    python -m csms_local.sim.anchor --port 9101 --ocpp 2.0.1
 """
 
 from __future__ import annotations
@@ -18,9 +20,12 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
+from ocpp.charge_point import ChargePoint as AnyChargePoint
 from ocpp.routing import on
 from ocpp.v16 import ChargePoint, call_result
 from ocpp.v16.enums import Action
+from ocpp.v201 import ChargePoint as ChargePoint201
+from ocpp.v201 import call_result as call_result201
 from websockets.asyncio.server import Server, ServerConnection, serve
 
 _transaction_ids = itertools.count(1)
@@ -79,16 +84,77 @@ class AnchorChargePoint(ChargePoint):
         return call_result.FirmwareStatusNotification()
 
 
+class AnchorChargePoint201(ChargePoint201):
+    """The central system's side of one OCPP 2.0.1 connection."""
+
+    @on("BootNotification")
+    def on_boot(self, **_: Any) -> call_result201.BootNotification:
+        return call_result201.BootNotification(
+            current_time=_now(), interval=300, status="Accepted"
+        )
+
+    @on("Heartbeat")
+    def on_heartbeat(self) -> call_result201.Heartbeat:
+        return call_result201.Heartbeat(current_time=_now())
+
+    @on("StatusNotification")
+    def on_status(self, **_: Any) -> call_result201.StatusNotification:
+        return call_result201.StatusNotification()
+
+    @on("Authorize")
+    def on_authorize(self, **_: Any) -> call_result201.Authorize:
+        return call_result201.Authorize(id_token_info=_ACCEPTED)
+
+    @on("TransactionEvent")
+    def on_transaction_event(self, **kwargs: Any) -> call_result201.TransactionEvent:
+        # Only a Started or an event carrying a token gets the token's status back.
+        if kwargs.get("id_token") is not None:
+            return call_result201.TransactionEvent(id_token_info=_ACCEPTED)
+        return call_result201.TransactionEvent()
+
+    @on("MeterValues")
+    def on_meter_values(self, **_: Any) -> call_result201.MeterValues:
+        return call_result201.MeterValues()
+
+    @on("NotifyReport")
+    def on_notify_report(self, **_: Any) -> call_result201.NotifyReport:
+        return call_result201.NotifyReport()
+
+    @on("NotifyCustomerInformation")
+    def on_customer_information(self, **_: Any) -> call_result201.NotifyCustomerInformation:
+        return call_result201.NotifyCustomerInformation()
+
+    @on("LogStatusNotification")
+    def on_log_status(self, **_: Any) -> call_result201.LogStatusNotification:
+        return call_result201.LogStatusNotification()
+
+    @on("FirmwareStatusNotification")
+    def on_firmware(self, **_: Any) -> call_result201.FirmwareStatusNotification:
+        return call_result201.FirmwareStatusNotification()
+
+
+# The anchor's ChargePoint class and subprotocol by OCPP version.
+_BY_VERSION: dict[str, tuple[type[AnyChargePoint], str]] = {
+    "1.6": (AnchorChargePoint, "ocpp1.6"),
+    "2.0.1": (AnchorChargePoint201, "ocpp2.0.1"),
+}
+
+
 class Anchor:
     """The anchor central system on 127.0.0.1; `connections` holds each connected charge
-    point's ChargePoint (tests send commands through it)."""
+    point's ChargePoint (tests send commands through it). `charge_point` defaults to the
+    version's anchor class; a subclass of it may replace it."""
 
     def __init__(
-        self, port: int = 0, charge_point: type[AnchorChargePoint] = AnchorChargePoint
+        self,
+        port: int = 0,
+        charge_point: type[AnyChargePoint] | None = None,
+        ocpp: str = "1.6",
     ) -> None:
+        default, self.subprotocol = _BY_VERSION[ocpp]
         self.port = port
-        self.charge_point = charge_point
-        self.connections: dict[str, AnchorChargePoint] = {}
+        self.charge_point = charge_point or default
+        self.connections: dict[str, AnyChargePoint] = {}
         self.connected = asyncio.Condition()
         self._server: Server | None = None
 
@@ -101,7 +167,7 @@ class Anchor:
             self._serve,
             "127.0.0.1",
             self.port,
-            subprotocols=["ocpp1.6"],  # type: ignore[list-item]
+            subprotocols=[self.subprotocol],  # type: ignore[list-item]
             ping_interval=None,
             compression=None,
         )
@@ -120,8 +186,8 @@ class Anchor:
         await self.stop()
 
     async def wait_for(
-        self, charge_point_id: str, other_than: AnchorChargePoint | None = None
-    ) -> AnchorChargePoint:
+        self, charge_point_id: str, other_than: AnyChargePoint | None = None
+    ) -> AnyChargePoint:
         """The charge point's connection once there is one (not `other_than`)."""
 
         def arrived() -> bool:
@@ -148,12 +214,12 @@ class Anchor:
                 del self.connections[charge_point_id]
 
 
-async def _serve_forever(port: int) -> None:
+async def _serve_forever(port: int, ocpp: str) -> None:
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, stop.set)
-    async with Anchor(port) as anchor:
+    async with Anchor(port, ocpp=ocpp) as anchor:
         print(f"anchor listening on {anchor.url}/<id>", flush=True)
         await stop.wait()
 
@@ -161,10 +227,11 @@ async def _serve_forever(port: int) -> None:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m csms_local.sim.anchor", description=__doc__)
     parser.add_argument("--port", type=int, default=9100)
+    parser.add_argument("--ocpp", choices=tuple(_BY_VERSION), default="1.6")
     args = parser.parse_args(argv)
     logging.getLogger("ocpp").setLevel(logging.WARNING)
     with contextlib.suppress(KeyboardInterrupt):
-        asyncio.run(_serve_forever(args.port))
+        asyncio.run(_serve_forever(args.port, args.ocpp))
     return 0
 
 

@@ -1,6 +1,7 @@
-"""csms-sim: a fleet of simulated OCPP 1.6 charge points against a CSMS.
+"""csms-sim: a fleet of simulated OCPP 1.6, 2.0.1 or 2.1 charge points against a CSMS.
 
     csms-sim --url ws://127.0.0.1:9000/ocpp --chargers 50 --password <pw> --duration 20
+    csms-sim --ocpp 2.0.1 --profile fleet --chargers 20 --password <pw> --duration 60
     csms-sim --profile fleet --chargers 500 --ramp 30 --duration 60 --register \\
              --mongodb-uri mongodb://127.0.0.1:27017 --tenant demo --verify
 
@@ -22,6 +23,7 @@ from csms_local.sim import register, verify
 from csms_local.sim.config import (
     MAX_CHARGERS,
     MAX_DURATION,
+    OCPP_VERSIONS,
     PROFILES,
     SimConfig,
     SimConfigError,
@@ -48,6 +50,10 @@ def _parser() -> argparse.ArgumentParser:
 
     fleet = p.add_argument_group("fleet")
     fleet.add_argument("--profile", choices=PROFILES, default="saturate")
+    fleet.add_argument(
+        "--ocpp", choices=OCPP_VERSIONS, default="1.6",
+        help="the OCPP version the chargers speak (2.1: 2.0.1's messages as ocpp2.1)",
+    )
     fleet.add_argument("--chargers", type=int, default=10, help=f"1 to {MAX_CHARGERS}")
     fleet.add_argument("--prefix", default="SIM", help="ids are PREFIX-00001, ...")
     fleet.add_argument("--first", type=int, default=1, help="number of the first charger")
@@ -89,6 +95,7 @@ def config_from(args: argparse.Namespace) -> SimConfig:
         prefix=args.prefix,
         first=args.first,
         profile=args.profile,
+        ocpp=args.ocpp,
         duration=args.duration,
         ramp=args.ramp,
         processes=args.processes,

@@ -1,9 +1,10 @@
-"""One simulated OCPP 1.6 charge point on raw OCPP-J frames.
+"""One simulated charge point on raw OCPP-J frames: the connection, the Calls in flight and
+OCPP 1.6's messages here; client201.py speaks 2.0.1 (and 2.1) on the same machinery.
 
 The `ocpp` package's ChargePoint validates every frame against the JSON schemas and
 routes through decorators: about 0.5 ms of CPU per round trip on these machines, against
 ~0.02 ms for the frames here, so with thousands of chargers on two cores the generator,
-not the CSMS, would be what is measured. This client builds valid 1.6 payloads itself,
+not the CSMS, would be what is measured. This client builds valid payloads itself,
 keeps OCPP's rule of one outstanding Call per charger, and answers the CSMS's Calls
 through `responder`.
 """
@@ -28,7 +29,6 @@ from csms_local.sim import responder
 from csms_local.sim.config import SimConfig
 from csms_local.sim.stats import Stats
 
-SUBPROTOCOL = "ocpp1.6"
 CALL, CALLRESULT, CALLERROR = 2, 3, 4
 
 
@@ -54,7 +54,9 @@ class Charger:
         self.id_tag = config.id_tag
         self.ws: ClientConnection | None = None
         self.booted = False
-        self.transactions: dict[int, int] = {}  # connector -> transaction id
+        # connector (1.6) or EVSE (2.0.1) -> transaction id (the CSMS's integer in 1.6,
+        # the charger's own string in 2.0.1)
+        self.transactions: dict[int, int | str] = {}
         self.starting: set[int] = set()
         self.meter_wh = 0
         self.configuration = {
@@ -65,6 +67,8 @@ class Charger:
         }
         # Set by a Reset or a storm: come back at once, without the backoff of a failure.
         self.reconnect_now = False
+        # A password the CSMS pushed (and this charger accepted): used from the next connect.
+        self.password: str | None = None
         self.storm: tuple[int, float] | None = None  # (number, wall-clock start)
         self._ids = f"{uuid.uuid4().hex[:10]}-"
         self._next_id = 0
@@ -80,14 +84,15 @@ class Charger:
     async def connect(self, ssl_context: ssl.SSLContext | None) -> bool:
         """Opens a WebSocket; False (and the reason counted) when that fails."""
         headers = {}
-        password = self.config.password_of(self.charge_point_id)
+        password = self.password or self.config.password_of(self.charge_point_id)
+        subprotocol = self.config.subprotocol
         if password is not None:
             token = base64.b64encode(f"{self.charge_point_id}:{password}".encode()).decode()
             headers["Authorization"] = f"Basic {token}"
         try:
             ws = await connect(
                 self.config.url_of(self.charge_point_id),
-                subprotocols=[SUBPROTOCOL],  # type: ignore[list-item]
+                subprotocols=[subprotocol],  # type: ignore[list-item]
                 additional_headers=headers,
                 ssl=ssl_context,
                 open_timeout=self.config.connect_timeout,
@@ -113,8 +118,8 @@ class Charger:
             name = errno.errorcode.get(exc.errno or 0, "OSError")
             self.stats.error(f"connect:{name}")
             return False
-        if ws.subprotocol != SUBPROTOCOL:
-            self.stats.error("connect:no ocpp1.6 subprotocol")
+        if ws.subprotocol != subprotocol:
+            self.stats.error(f"connect:no {subprotocol} subprotocol")
             await ws.close()
             return False
         self.ws = ws
@@ -208,7 +213,7 @@ class Charger:
         # A charger takes its frames in order: the callers of the replies read just before
         # this Call (a StartTransaction's transactionId, say) see them before it is answered.
         await asyncio.sleep(0)
-        result = responder.answer(self, str(action), payload if isinstance(payload, dict) else {})
+        result = self.respond(str(action), payload if isinstance(payload, dict) else {})
         if result.error is not None:
             reply: list[Any] = [CALLERROR, unique_id, result.error, "", {}]
         else:
@@ -220,6 +225,10 @@ class Charger:
             task = asyncio.create_task(self._run_follow_up(result.follow_up))
             self._follow_ups.add(task)
             task.add_done_callback(self._follow_ups.discard)
+
+    def respond(self, action: str, payload: dict[str, Any]) -> responder.Answer:
+        """This charger's answer to a Call of the CSMS (its OCPP version's responder)."""
+        return responder.answer(self, action, payload)
 
     async def _run_follow_up(self, follow_up: responder.FollowUp) -> None:
         with contextlib.suppress(CallFailed):
@@ -295,7 +304,7 @@ class Charger:
         reply = await self.call("Authorize", {"idTag": id_tag})
         return str(reply.get("idTagInfo", {}).get("status", "Invalid"))
 
-    async def start_transaction(self, connector: int, id_tag: str) -> int | None:
+    async def start_transaction(self, connector: int, id_tag: str) -> int | str | None:
         reply = await self.call(
             "StartTransaction",
             {
@@ -362,6 +371,23 @@ class Charger:
             await self.status(connector, "Charging" if charging else "Available")
         elif requested == "MeterValues":
             await self.meter_values(connector or 1)
+
+    # --- what the profiles ask for, in each version's words ---
+
+    async def initial_status(self) -> None:
+        """The StatusNotifications after a boot: the charge point (0), then connector 1."""
+        await self.status(0, "Available")
+        await self.connector_status(1, 1 in self.transactions)
+
+    async def connector_status(self, connector: int, in_use: bool) -> None:
+        await self.status(connector, "Charging" if in_use else "Available")
+
+    async def session_meter_values(self, connector: int) -> None:
+        """A periodic sample during a session."""
+        await self.meter_values(connector)
+
+    async def between_sessions(self, connector: int) -> None:
+        """What the charger sends after a session has ended (1.6: nothing)."""
 
     async def stop_all_transactions(self, reason: str) -> None:
         for connector in list(self.transactions):

@@ -14,6 +14,16 @@ from urllib.parse import urlsplit
 Profile = Literal["saturate", "fleet", "storm"]
 PROFILES: tuple[Profile, ...] = ("saturate", "fleet", "storm")
 
+# The OCPP versions a simulated charger speaks, and the subprotocol each asks for. 2.1
+# chargers send 2.0.1's messages (2.1 kept them) under their own subprotocol.
+OcppVersion = Literal["1.6", "2.0.1", "2.1"]
+SUBPROTOCOLS: dict[OcppVersion, str] = {
+    "1.6": "ocpp1.6",
+    "2.0.1": "ocpp2.0.1",
+    "2.1": "ocpp2.1",
+}
+OCPP_VERSIONS: tuple[OcppVersion, ...] = tuple(SUBPROTOCOLS)
+
 MAX_CHARGERS = 20_000
 MAX_DURATION = 3_600.0  # seconds; every run stops by itself within this
 MAX_PROCESSES = 64
@@ -30,6 +40,7 @@ class SimConfig:
     prefix: str = "SIM"
     first: int = 1
     profile: Profile = "saturate"
+    ocpp: OcppVersion = "1.6"
     duration: float = 10.0
     ramp: float = 0.0
     processes: int = 1
@@ -67,6 +78,8 @@ class SimConfig:
             raise SimConfigError(f"--processes must be 1 to min({MAX_PROCESSES}, --chargers)")
         if self.profile not in PROFILES:
             raise SimConfigError(f"--profile must be one of {', '.join(PROFILES)}")
+        if self.ocpp not in OCPP_VERSIONS:
+            raise SimConfigError(f"--ocpp must be one of {', '.join(OCPP_VERSIONS)}")
         if not 0 <= self.charging_share <= 1:
             raise SimConfigError("--charging-share must be between 0 and 1")
         for name in ("heartbeat_interval", "meter_interval", "session_seconds"):
@@ -83,6 +96,10 @@ class SimConfig:
             raise SimConfigError(f"no CA file {self.ca_file}")
         if not self.allow_remote:
             check_loopback(parts.hostname)
+
+    @property
+    def subprotocol(self) -> str:
+        return SUBPROTOCOLS[self.ocpp]
 
     def url_of(self, charge_point_id: str) -> str:
         return f"{self.url.rstrip('/')}/{charge_point_id}"

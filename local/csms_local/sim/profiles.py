@@ -7,6 +7,11 @@ fleet     BootNotification, StatusNotification for connectors 0 and 1, a Heartbe
           Authorize, StartTransaction, StatusNotification Charging, MeterValues every
           --meter-interval s for --session-seconds, StopTransaction, StatusNotification
           Available, a pause of one meter interval, and again.
+          In 2.0.1 (and 2.1): StatusNotification for EVSE 1 connector 1 only; sessions are
+          Authorize, TransactionEvent Started (a charger-made transactionId, seqNo 0),
+          StatusNotification Occupied, TransactionEvent Updated with a meterValue every
+          --meter-interval s, TransactionEvent Ended, StatusNotification Available, then
+          MeterValues of the EVSE (its clock-aligned reading outside a transaction).
 storm     like fleet without sessions until every charger is connected and booted; then
           all disconnect at once and reconnect at once, --storms times; the run ends when
           the last storm is over (or at --duration).
@@ -32,7 +37,8 @@ SHUTDOWN_GRACE = 10.0
 
 
 async def boot_until_accepted(charger: Charger) -> None:
-    """A charger sends nothing else before its BootNotification is accepted (OCPP 1.6 4.2)."""
+    """A charger sends nothing else before its BootNotification is accepted (OCPP 1.6 4.2,
+    2.0.1 B02/B03)."""
     while True:
         try:
             reply = await charger.boot()
@@ -78,14 +84,15 @@ async def _sessions(charger: Charger, config: SimConfig) -> None:
             if connector not in charger.transactions and connector not in charger.starting:
                 await charger.start_transaction(connector, charger.id_tag)
             if connector in charger.transactions:
-                await charger.status(connector, "Charging")
+                await charger.connector_status(connector, True)
                 ends = time.monotonic() + config.session_seconds
                 while time.monotonic() + config.meter_interval <= ends:
                     await asyncio.sleep(config.meter_interval)
-                    await charger.meter_values(connector)
+                    await charger.session_meter_values(connector)
                 await asyncio.sleep(max(0.0, ends - time.monotonic()))
                 await charger.stop_transaction(connector, "Local")
-                await charger.status(connector, "Available")
+                await charger.connector_status(connector, False)
+                await charger.between_sessions(connector)
         await asyncio.sleep(config.meter_interval)
 
 
@@ -98,8 +105,7 @@ def charges(index: int, share: float) -> bool:
 def fleet_body(config: SimConfig, index: int) -> Body:
     async def body(charger: Charger) -> None:
         try:
-            await charger.status(0, "Available")
-            await charger.status(1, "Charging" if 1 in charger.transactions else "Available")
+            await charger.initial_status()
         except ConnectionLost:
             return
         except CallFailed:

@@ -19,6 +19,7 @@ from typing import Any, TextIO
 
 from csms_local.sim import profiles
 from csms_local.sim.client import Charger
+from csms_local.sim.client201 import new_charger
 from csms_local.sim.config import SimConfig
 from csms_local.sim.stats import Stats, Summary
 
@@ -81,7 +82,7 @@ async def run_share(
     ids = config.charger_ids()
     ssl_context = config.ssl_context()
     step = config.ramp / config.chargers
-    chargers = [(i, Charger(ids[i], config, stats)) for i in indices]
+    chargers = [(i, new_charger(ids[i], config, stats)) for i in indices]
 
     async def start(index: int, charger: Charger) -> None:
         await asyncio.sleep(index * step)
@@ -174,6 +175,7 @@ def _summary(config: SimConfig, stats: Stats, result: ShareResult) -> Summary:
         processes=config.processes,
         elapsed=result.elapsed,
         connected_at_end=result.connected_at_end,
+        ocpp=config.ocpp,
     )
 
 

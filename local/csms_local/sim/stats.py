@@ -135,6 +135,7 @@ class Summary:
     transactions: dict[str, int]
     storms: list[dict[str, Any]]
     verify: dict[str, Any] | None = None
+    ocpp: str = "1.6"
 
     @classmethod
     def of(
@@ -147,6 +148,7 @@ class Summary:
         processes: int,
         elapsed: float,
         connected_at_end: int,
+        ocpp: str = "1.6",
     ) -> Summary:
         lat = stats.latency
         return cls(
@@ -184,6 +186,7 @@ class Summary:
                 }
                 for i, seconds in enumerate(stats.storm_seconds)
             ],
+            ocpp=ocpp,
         )
 
     def as_dict(self) -> dict[str, Any]:
@@ -192,7 +195,7 @@ class Summary:
     def text(self) -> str:
         lat = self.latency_ms
         lines = [
-            f"csms-sim {self.profile}: {self.chargers} chargers "
+            f"csms-sim {self.profile} (OCPP {self.ocpp}): {self.chargers} chargers "
             f"({self.processes} process{'es' if self.processes > 1 else ''}) "
             f"against {self.target} for {self.duration_s:.1f} s",
             f"  messages   {self.msgs} answered of {self.calls_sent} sent, "
