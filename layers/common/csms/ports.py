@@ -9,6 +9,7 @@ from typing import Any, Protocol
 from csms.domain.charger_transactions import ChargerTransaction, TransactionEventData
 from csms.domain.commands import Command, CommandStatus, Taken
 from csms.domain.device_model import ACTUAL, VariableAttribute, VariableKey
+from csms.domain.display_messages import DisplayMessage
 from csms.domain.local_list import LocalList
 from csms.domain.model import (
     BootInfo,
@@ -373,6 +374,27 @@ class EvseReservations(Protocol):
         """A reservation id this charger has not had from the CSMS."""
 
 
+class DisplayMessages(Protocol):
+    """What each charger shows drivers (OCPP 2.0.1 O), as MessageInfoType payloads."""
+
+    def put(
+        self,
+        charge_point_id: str,
+        message: dict[str, Any],
+        at: datetime,
+        source: str,
+        request_id: int | None = None,
+    ) -> None:
+        """Store or replace the message with this id; `source` is "set" or "reported"."""
+
+    def remove(self, charge_point_id: str, message_id: int) -> bool: ...
+
+    def keep_only(self, charge_point_id: str, request_id: int) -> int:
+        """Remove the charger's messages not reported for `request_id`; how many."""
+
+    def of(self, charge_point_id: str) -> list[DisplayMessage]: ...
+
+
 class MessageLog(Protocol):
     def record(self, entries: Sequence[dict[str, Any]]) -> None:
         """Store entries; one whose `_id` is stored already is skipped (redelivery)."""
@@ -419,6 +441,9 @@ class TenantData(Protocol):
 
     @property
     def evse_reservations(self) -> EvseReservations: ...
+
+    @property
+    def display_messages(self) -> DisplayMessages: ...
 
 
 class TenantStore(Protocol):

@@ -18,6 +18,7 @@ from pymongo.database import Database
 from pymongo.errors import BulkWriteError, DuplicateKeyError
 
 from csms.adapters.mongo_charger_transactions import MongoChargerTransactions
+from csms.adapters.mongo_display_messages import MongoDisplayMessages
 from csms.adapters.mongo_local_list import MongoLocalLists
 from csms.adapters.mongo_reservations import MongoEvseReservations
 from csms.domain.commands import FINAL_STATUSES, Command, CommandStatus
@@ -778,6 +779,7 @@ class MongoTenantData:
         self.charger_transactions = MongoChargerTransactions(db)
         self.local_lists = MongoLocalLists(db)
         self.evse_reservations = MongoEvseReservations(db)
+        self.display_messages = MongoDisplayMessages(db)
 
     def ensure_indexes(self) -> None:
         """Idempotent; run when a tenant is created and by `csms-admin db migrate`."""
@@ -809,6 +811,9 @@ class MongoTenantData:
         )
         db["commands"].create_index([("charge_point_id", ASCENDING), ("created_at", DESCENDING)])
         db["device_model"].create_index([("charge_point_id", ASCENDING), ("path", ASCENDING)])
+        db["display_messages"].create_index(
+            [("charge_point_id", ASCENDING), ("message_id", ASCENDING)]
+        )
         # The sweep looks for commands still waiting past their deadline.
         db["commands"].create_index([("status", ASCENDING), ("expires_at", ASCENDING)])
         db["charging_profiles"].create_index(

@@ -17,6 +17,7 @@ from csms.domain.reservations import ReservationState
 from csms.protocol.errors import ErrorKind, OcppError
 from csms.protocol.router import CallContext, Handler
 from csms.protocol.timestamps import format_timestamp, parse_timestamp
+from csms.services.display_messages import DisplayMessageService
 from csms.services.provisioning import ProvisioningService
 from csms.services.reservations import ReservationService
 from csms.services.transaction_events import TransactionEventService
@@ -44,7 +45,6 @@ NOTIFICATIONS = {
     "NotifyMonitoringReport": "monitoring_report",
     "NotifyChargingLimit": "charging_limit",
     "ClearedChargingLimit": "charging_limit_cleared",
-    "NotifyDisplayMessages": "display_messages",
     "NotifyCustomerInformation": "customer_information",
     "PublishFirmwareStatusNotification": "publish_firmware_status",
     "ReportChargingProfiles": "charging_profiles_report",
@@ -75,6 +75,7 @@ class CentralSystem201:
         self._provisioning = ProvisioningService(parts.directory, parts.store, parts.records)
         self._transactions = TransactionEventService(parts.store, parts.records, parts.directory)
         self._reservations = ReservationService(parts.store, parts.records)
+        self._display_messages = DisplayMessageService(parts.store)
 
     def handlers(self) -> dict[str, Handler]:
         own: dict[str, Handler] = {
@@ -92,6 +93,7 @@ class CentralSystem201:
             "Get15118EVCertificate": self.on_get_15118_ev_certificate,
             "GetCertificateStatus": self.on_get_certificate_status,
             "ReservationStatusUpdate": self.on_reservation_status_update,
+            "NotifyDisplayMessages": self.on_notify_display_messages,
         }
         for action, kind in NOTIFICATIONS.items():
             own[action] = _Stored(self, kind, {})
@@ -229,6 +231,18 @@ class CentralSystem201:
         self._reservations.end(ctx.tenant_id, ctx.charge_point_id, payload["reservationId"],
                                status, ctx.received_at)
         self.notify(ctx, "reservation_status", payload)
+        return {}
+
+    # O: display messages
+
+    def on_notify_display_messages(self, ctx: CallContext, payload: Payload) -> Payload:
+        messages = payload.get("messageInfo", [])
+        self._display_messages.reported(ctx.tenant_id, ctx.charge_point_id,
+                                        payload["requestId"], messages,
+                                        payload.get("tbc", False), ctx.received_at)
+        self.notify(ctx, "display_messages", {"requestId": payload["requestId"],
+                                              "tbc": payload.get("tbc", False),
+                                              "messages": len(messages)})
         return {}
 
     # M, K, A and the rest: stored and acknowledged

@@ -224,6 +224,18 @@ def _cancel_reservation(data: TenantData, cp: str, request: Payload, _: Payload)
     )
 
 
+# O: display messages. What the charger accepted to show is kept until it is cleared or
+# a complete report (NotifyDisplayMessages) no longer lists it.
+
+
+def _set_display_message(data: TenantData, cp: str, request: Payload, _: Payload) -> None:
+    data.display_messages.put(cp, request["message"], datetime.now(UTC), "set")
+
+
+def _clear_display_message(data: TenantData, cp: str, request: Payload, _: Payload) -> None:
+    data.display_messages.remove(cp, request["id"])
+
+
 EFFECTS: dict[str, CommandEffect] = {
     "GetVariables": _get_variables,
     "SetVariables": _set_variables,
@@ -245,6 +257,10 @@ EFFECTS: dict[str, CommandEffect] = {
     "GetLocalListVersion": _get_local_list_version,
     "ReserveNow": _reserve_now,
     "CancelReservation": _cancel_reservation,
+    "SetDisplayMessage": _set_display_message,
+    "ClearDisplayMessage": _clear_display_message,
+    # The messages arrive as NotifyDisplayMessages carrying this requestId.
+    "GetDisplayMessages": _recorded("display_messages_requested"),
 }
 
 
