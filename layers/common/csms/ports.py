@@ -395,6 +395,57 @@ class DisplayMessages(Protocol):
     def of(self, charge_point_id: str) -> list[DisplayMessage]: ...
 
 
+class Diagnostics(Protocol):
+    """OCPP 2.0.1 block N: log uploads, variable monitors, the charger's events and
+    customer information reports, as 2.0.1 payload fields."""
+
+    def log_requested(
+        self, charge_point_id: str, request: dict[str, Any], response: dict[str, Any],
+        at: datetime,
+    ) -> None:
+        """An accepted GetLog."""
+
+    def log_status(
+        self, charge_point_id: str, request_id: int | None, status: str, at: datetime
+    ) -> dict[str, Any] | None:
+        """A LogStatusNotification; the log request it belongs to, None if unknown."""
+
+    def logs(self, charge_point_id: str, limit: int, offset: int) -> list[dict[str, Any]]: ...
+
+    def put_monitors(
+        self, charge_point_id: str, monitors: Sequence[dict[str, Any]], at: datetime,
+        request_id: int | None = None,
+    ) -> None:
+        """Store or replace monitors by id (`request_id`: the report that listed them)."""
+
+    def remove_monitors(self, charge_point_id: str, ids: Sequence[int]) -> int: ...
+
+    def keep_reported_monitors(self, charge_point_id: str, request_id: int) -> int:
+        """Remove the monitors a complete report for `request_id` did not list."""
+
+    def monitors(self, charge_point_id: str) -> list[dict[str, Any]]: ...
+
+    def charger_events(
+        self, charge_point_id: str, limit: int, offset: int
+    ) -> list[dict[str, Any]]:
+        """The charger's NotifyEvent messages as stored, newest first."""
+
+    def customer_information_requested(
+        self, charge_point_id: str, request: dict[str, Any], at: datetime
+    ) -> None: ...
+
+    def customer_information_part(
+        self, charge_point_id: str, request_id: int, seq_no: int, data: str, last: bool,
+        at: datetime,
+    ) -> dict[str, Any] | None:
+        """Keep one NotifyCustomerInformation; the assembled report once it is whole
+        (returned once), else None."""
+
+    def customer_information(
+        self, charge_point_id: str, request_id: int
+    ) -> dict[str, Any] | None: ...
+
+
 class MessageLog(Protocol):
     def record(self, entries: Sequence[dict[str, Any]]) -> None:
         """Store entries; one whose `_id` is stored already is skipped (redelivery)."""
@@ -444,6 +495,9 @@ class TenantData(Protocol):
 
     @property
     def display_messages(self) -> DisplayMessages: ...
+
+    @property
+    def diagnostics(self) -> Diagnostics: ...
 
 
 class TenantStore(Protocol):

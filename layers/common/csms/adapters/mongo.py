@@ -18,6 +18,7 @@ from pymongo.database import Database
 from pymongo.errors import BulkWriteError, DuplicateKeyError
 
 from csms.adapters.mongo_charger_transactions import MongoChargerTransactions
+from csms.adapters.mongo_diagnostics import MongoDiagnostics
 from csms.adapters.mongo_display_messages import MongoDisplayMessages
 from csms.adapters.mongo_local_list import MongoLocalLists
 from csms.adapters.mongo_reservations import MongoEvseReservations
@@ -780,6 +781,7 @@ class MongoTenantData:
         self.local_lists = MongoLocalLists(db)
         self.evse_reservations = MongoEvseReservations(db)
         self.display_messages = MongoDisplayMessages(db)
+        self.diagnostics = MongoDiagnostics(db)
 
     def ensure_indexes(self) -> None:
         """Idempotent; run when a tenant is created and by `csms-admin db migrate`."""
@@ -811,6 +813,13 @@ class MongoTenantData:
         )
         db["commands"].create_index([("charge_point_id", ASCENDING), ("created_at", DESCENDING)])
         db["device_model"].create_index([("charge_point_id", ASCENDING), ("path", ASCENDING)])
+        db["log_requests"].create_index(
+            [("charge_point_id", ASCENDING), ("requested_at", DESCENDING)]
+        )
+        db["variable_monitors"].create_index([("charge_point_id", ASCENDING), ("id", ASCENDING)])
+        db["notifications"].create_index(
+            [("charge_point_id", ASCENDING), ("kind", ASCENDING), ("timestamp", DESCENDING)]
+        )
         db["display_messages"].create_index(
             [("charge_point_id", ASCENDING), ("message_id", ASCENDING)]
         )

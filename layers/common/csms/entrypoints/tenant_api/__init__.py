@@ -25,6 +25,7 @@ from csms.domain.credentials import WeakPassword
 from csms.entrypoints.tenant_api import (
     routes_commands,
     routes_device_model,
+    routes_diagnostics,
     routes_display_messages,
     routes_fleet,
     routes_local_list,
@@ -225,6 +226,7 @@ def create_app() -> APIGatewayHttpResolver:
     routes_local_list.install(app)
     routes_reservations.install(app)
     routes_display_messages.install(app)
+    routes_diagnostics.install(app)
     security: dict[str, SecurityScheme] = {"bearer": HTTPBearer(bearerFormat="JWT")}
     app.configure_openapi(
         title="CSMS tenant API",

@@ -17,6 +17,7 @@ from csms.domain.reservations import ReservationState
 from csms.protocol.errors import ErrorKind, OcppError
 from csms.protocol.router import CallContext, Handler
 from csms.protocol.timestamps import format_timestamp, parse_timestamp
+from csms.services.diagnostics import DiagnosticsService
 from csms.services.display_messages import DisplayMessageService
 from csms.services.provisioning import ProvisioningService
 from csms.services.reservations import ReservationService
@@ -39,13 +40,9 @@ ALLOWED_WHILE_PENDING = frozenset(
 
 # The charger-initiated messages that are stored (as notifications) and acknowledged.
 NOTIFICATIONS = {
-    "NotifyEvent": "event",
     "FirmwareStatusNotification": "firmware_status",
-    "LogStatusNotification": "log_status",
-    "NotifyMonitoringReport": "monitoring_report",
     "NotifyChargingLimit": "charging_limit",
     "ClearedChargingLimit": "charging_limit_cleared",
-    "NotifyCustomerInformation": "customer_information",
     "PublishFirmwareStatusNotification": "publish_firmware_status",
     "ReportChargingProfiles": "charging_profiles_report",
     "SecurityEventNotification": "security_event",
@@ -76,6 +73,7 @@ class CentralSystem201:
         self._transactions = TransactionEventService(parts.store, parts.records, parts.directory)
         self._reservations = ReservationService(parts.store, parts.records)
         self._display_messages = DisplayMessageService(parts.store)
+        self._diagnostics = DiagnosticsService(parts.store, parts.records)
 
     def handlers(self) -> dict[str, Handler]:
         own: dict[str, Handler] = {
@@ -94,6 +92,10 @@ class CentralSystem201:
             "GetCertificateStatus": self.on_get_certificate_status,
             "ReservationStatusUpdate": self.on_reservation_status_update,
             "NotifyDisplayMessages": self.on_notify_display_messages,
+            "LogStatusNotification": self.on_log_status_notification,
+            "NotifyMonitoringReport": self.on_notify_monitoring_report,
+            "NotifyEvent": self.on_notify_event,
+            "NotifyCustomerInformation": self.on_notify_customer_information,
         }
         for action, kind in NOTIFICATIONS.items():
             own[action] = _Stored(self, kind, {})
@@ -243,6 +245,44 @@ class CentralSystem201:
         self.notify(ctx, "display_messages", {"requestId": payload["requestId"],
                                               "tbc": payload.get("tbc", False),
                                               "messages": len(messages)})
+        return {}
+
+    # N: diagnostics
+
+    def on_log_status_notification(self, ctx: CallContext, payload: Payload) -> Payload:
+        self.notify(ctx, "log_status", payload)
+        self._diagnostics.log_status(ctx.tenant_id, ctx.charge_point_id,
+                                     payload.get("requestId"), payload["status"],
+                                     ctx.received_at)
+        return {}
+
+    def on_notify_monitoring_report(self, ctx: CallContext, payload: Payload) -> Payload:
+        monitors = payload.get("monitor", [])
+        self._diagnostics.monitoring_report(ctx.tenant_id, ctx.charge_point_id,
+                                            payload["requestId"], monitors,
+                                            payload.get("tbc", False), ctx.received_at)
+        self.notify(ctx, "monitoring_report", {
+            "requestId": payload["requestId"], "seqNo": payload["seqNo"],
+            "tbc": payload.get("tbc", False), "generatedAt": payload["generatedAt"],
+            "monitors": len(monitors),
+        })
+        return {}
+
+    def on_notify_event(self, ctx: CallContext, payload: Payload) -> Payload:
+        # Stored with the charger's notifications (the event worker writes them in bulk),
+        # and published: a fault or an alerting monitor is what tenants act on.
+        self.notify(ctx, "event", payload)
+        self._diagnostics.events(ctx.tenant_id, ctx.charge_point_id, payload["generatedAt"],
+                                 payload["seqNo"], payload.get("tbc", False),
+                                 payload["eventData"], ctx.received_at)
+        return {}
+
+    def on_notify_customer_information(self, ctx: CallContext, payload: Payload) -> Payload:
+        # The report is about a driver: kept in its own collection, not the
+        # notifications every reader of the charge point sees.
+        self._diagnostics.customer_information(
+            ctx.tenant_id, ctx.charge_point_id, payload["requestId"], payload["seqNo"],
+            payload["data"], payload.get("tbc", False), ctx.received_at)
         return {}
 
     # M, K, A and the rest: stored and acknowledged

@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from csms.domain.device_model import ACTUAL, VariableAttribute, VariableKey
+from csms.domain.diagnostics import accepted_monitors
 from csms.domain.reservations import EvseReservation, ReservationState
 from csms.ports import TenantData
 from csms.protocol.timestamps import parse_timestamp
@@ -110,6 +111,15 @@ def _recorded(name: str, *fields: str) -> CommandEffect:
     def effect(data: TenantData, cp: str, request: Payload, response: Payload) -> None:
         kept = {f: request[f] for f in fields if f in request} if fields else request
         data.charge_points.record_command_effect(cp, name, kept)
+
+    return effect
+
+
+def _field(name: str, field: str) -> CommandEffect:
+    """An effect keeping one field of the request on the charge point."""
+
+    def effect(data: TenantData, cp: str, request: Payload, response: Payload) -> None:
+        data.charge_points.record_command_effect(cp, name, request[field])
 
     return effect
 
@@ -236,6 +246,31 @@ def _clear_display_message(data: TenantData, cp: str, request: Payload, _: Paylo
     data.display_messages.remove(cp, request["id"])
 
 
+# N: diagnostics. The log upload and the customer information report follow as the
+# charger's own messages (LogStatusNotification, NotifyCustomerInformation).
+
+
+def _get_log(data: TenantData, cp: str, request: Payload, response: Payload) -> None:
+    data.diagnostics.log_requested(cp, request, response, datetime.now(UTC))
+
+
+def _set_variable_monitoring(data: TenantData, cp: str, request: Payload,
+                             response: Payload) -> None:
+    data.diagnostics.put_monitors(cp, accepted_monitors(request, response), datetime.now(UTC))
+
+
+def _clear_variable_monitoring(data: TenantData, cp: str, _: Payload, response: Payload
+                               ) -> None:
+    # NotFound: the charger has no such monitor either, so it is gone all the same.
+    gone = [r["id"] for r in response.get("clearMonitoringResult", [])
+            if r.get("status") in ("Accepted", "NotFound")]
+    data.diagnostics.remove_monitors(cp, gone)
+
+
+def _customer_information(data: TenantData, cp: str, request: Payload, _: Payload) -> None:
+    data.diagnostics.customer_information_requested(cp, request, datetime.now(UTC))
+
+
 EFFECTS: dict[str, CommandEffect] = {
     "GetVariables": _get_variables,
     "SetVariables": _set_variables,
@@ -261,6 +296,14 @@ EFFECTS: dict[str, CommandEffect] = {
     "ClearDisplayMessage": _clear_display_message,
     # The messages arrive as NotifyDisplayMessages carrying this requestId.
     "GetDisplayMessages": _recorded("display_messages_requested"),
+    "GetLog": _get_log,
+    "SetVariableMonitoring": _set_variable_monitoring,
+    "ClearVariableMonitoring": _clear_variable_monitoring,
+    "SetMonitoringBase": _field("monitoring_base", "monitoringBase"),
+    "SetMonitoringLevel": _field("monitoring_level", "severity"),
+    # The monitors arrive as NotifyMonitoringReport messages carrying this requestId.
+    "GetMonitoringReport": _recorded("monitoring_report_requested"),
+    "CustomerInformation": _customer_information,
 }
 
 
