@@ -195,13 +195,42 @@ async def test_a_csms_sim_fleet_speaking_2_1(gateway, fleet, mongodb_uri):
         url=gateway.url("").rstrip("/"), ocpp="2.1", prefix=f"SIM{fleet.suffix}v21",
         chargers=2, password=PASSWORD, profile="fleet", charging_share=1.0,
         heartbeat_interval=0.5, meter_interval=0.3, session_seconds=1.0, id_tag="ACCEPTED",
-        duration=3, progress=False,
+        duration=60, progress=False,
     )
     for cp_id in config.charger_ids():
         fleet.admin.add_charge_point(fleet.tenant_id, cp_id, PASSWORD)
+    first = config.charger_ids()[0]
+    operator = api_for(gateway, fleet.tenant_id, "operator")
+
+    async def command(action: str, payload: dict) -> Any:
+        reply = await asyncio.to_thread(
+            operator.post, f"/v1/charge-points/{first}/commands/{action}", payload, wait=10)
+        assert reply.status == 200, reply.text
+        return reply.json
+
+    def booted() -> int:
+        return fleet.db["ocpp_messages"].count_documents(
+            {"charge_point_id": {"$in": config.charger_ids()}, "direction": "in",
+             "action": "BootNotification"})
+
     since = datetime.now(UTC)
-    summary = await simulate(config)
+    stop = asyncio.Event()
+    run = asyncio.create_task(simulate(config, stop=stop))
+    try:
+        async with asyncio.timeout(15):
+            while await asyncio.to_thread(booted) < 2:
+                await asyncio.sleep(0.1)
+        tariff = {"evseId": 0, "tariff": {"tariffId": "T-SIM", "currency": "EUR",
+                                          "energy": {"prices": [{"priceKwh": 0.25}]}}}
+        assert (await command("SetDefaultTariff", tariff))["status"] == "completed"
+        listed = await command("GetTariffs", {"evseId": 1})
+        assert listed["response"]["tariffAssignments"][0]["tariffId"] == "T-SIM"
+        await asyncio.sleep(2)  # a session or two
+    finally:
+        stop.set()
+    summary = await asyncio.wait_for(run, 30)
     assert summary.error_count == 0, summary.errors
+    assert summary.commands_answered == 2
     assert summary.connects == 2 and summary.transactions["started"] >= 2
     stored = count_stored(mongodb_uri, fleet.tenant_id, config.charger_ids(), since,
                           datetime.now(UTC), summary, 10)

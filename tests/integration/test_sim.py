@@ -406,3 +406,44 @@ def test_every_2_0_1_command_gets_a_schema_valid_answer(schema_dir: str) -> None
         result = responder201.answer(charger, action, request)
         assert result.error is None and result.payload is not None, action
         schemas.validate_response(action, result.payload)
+
+
+# What a 2.1 station answers to the commands new in 2.1, one request each.
+REQUESTS_21: dict[str, dict[str, Any]] = {
+    "SetDefaultTariff": {"evseId": 0, "tariff": {"tariffId": "T-1", "currency": "EUR"}},
+    "GetTariffs": {"evseId": 1},
+    "ClearTariffs": {"tariffIds": ["T-1", "T-2"]},
+    "ChangeTransactionTariff": {"transactionId": "nope",
+                                "tariff": {"tariffId": "T-3", "currency": "EUR"}},
+    "UsePriorityCharging": {"transactionId": "nope", "activate": True},
+}
+
+
+def test_a_2_1_station_answers_2_1_s_new_commands() -> None:
+    from csms.versions import v21
+
+    assert v21.CSMS_INITIATED <= responder201.ANSWERED_21
+    schemas = SchemaSet(ocpp_schema_dir("v21"), request_suffix="Request")
+    charger = Charger201("SIM-00001", SimConfig(ocpp="2.1"), Stats())
+    answers = {}
+    for action in sorted(v21.CSMS_INITIATED):
+        request = REQUESTS_21.get(action, REQUESTS_201.get(action, {}))
+        result = responder201.answer(charger, action, request)
+        assert result.error is None and result.payload is not None, action
+        schemas.validate_response(action, result.payload)
+        answers[action] = result.payload
+    assert answers["ChangeTransactionTariff"] == {"status": "TxNotFound"}
+    # A default tariff kept, reported and cleared.
+    fresh = Charger201("SIM-00003", SimConfig(ocpp="2.1"), Stats())
+    for action in ("SetDefaultTariff", "GetTariffs", "ClearTariffs", "GetTariffs"):
+        answers[action] = responder201.answer(fresh, action, REQUESTS_21[action]).payload
+        if action == "ClearTariffs":
+            assert answers["GetTariffs"] == {"status": "Accepted", "tariffAssignments": [
+                {"tariffId": "T-1", "tariffKind": "DefaultTariff", "evseIds": [0]}]}
+    assert answers["ClearTariffs"] == {"clearTariffsResult": [
+        {"tariffId": "T-1", "status": "Accepted"}, {"tariffId": "T-2", "status": "NoTariff"}]}
+    assert answers["GetTariffs"] == {"status": "NoTariff"}
+    # A 2.0.1 station knows none of them.
+    station201 = Charger201("SIM-00002", SimConfig(ocpp="2.0.1"), Stats())
+    assert responder201.answer(station201, "GetTariffs", {"evseId": 0}).error == (
+        "NotImplemented")

@@ -55,6 +55,7 @@ class Charger201(Charger):
         self.ongoing: dict[int, Transaction] = {}
         self.boot_reason = "PowerUp"
         self.device_model = responder201.DeviceModel.of(config)
+        self.tariffs: dict[str, int] = {}  # 2.1 default tariffs: tariffId -> EVSE (0: all)
 
     def respond(self, action: str, payload: dict[str, Any]) -> responder.Answer:
         return responder201.answer(self, action, payload)

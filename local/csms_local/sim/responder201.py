@@ -1,5 +1,6 @@
-"""How a simulated OCPP 2.0.1 station answers the CSMS's commands: what a real one says
-(every answer valid against the 2.0.1 and 2.1 response schemas), and what it does next
+"""How a simulated OCPP 2.0.1 (or 2.1) station answers the CSMS's commands: what a real one
+says (every answer valid against the 2.0.1 and 2.1 response schemas; 2.1's new commands
+only when speaking ocpp2.1), and what it does next
 (RequestStartTransaction leads to TransactionEvent Started with the remoteStartId,
 RequestStopTransaction to Ended, Reset to a reboot, GetBaseReport to NotifyReport, ...).
 
@@ -67,6 +68,10 @@ class DeviceModel:
 
 
 def answer(charger: Charger201, action: str, payload: Payload) -> Answer:
+    if charger.config.ocpp == "2.1":
+        own = _HANDLERS_21.get(action)
+        if own is not None:
+            return own(charger, payload)
     if action in _ACCEPTING:
         return ACCEPTED
     fixed = _FIXED.get(action)
@@ -365,3 +370,80 @@ _HANDLERS: dict[str, Callable[[Charger201, Payload], Answer]] = {
 
 # Every 2.0.1 command the CSMS may send has an answer here.
 ANSWERED = _ACCEPTING | set(_FIXED) | set(_HANDLERS)
+
+
+# OCPP 2.1's new commands, answered by a station speaking ocpp2.1: it keeps default
+# tariffs per EVSE (I: tariffs), and has no DER inverter, battery swap, aFRR, dynamic
+# profiles nor periodic event streams, so it refuses those with the spec's statuses.
+
+
+def _set_default_tariff(charger: Charger201, payload: Payload) -> Answer:
+    tariff = payload.get("tariff") or {}
+    charger.tariffs[str(tariff.get("tariffId", ""))] = int(payload.get("evseId", 0))
+    return ACCEPTED
+
+
+def _get_tariffs(charger: Charger201, payload: Payload) -> Answer:
+    evse = int(payload.get("evseId", 0))
+    # EVSE 0 asks for every EVSE's; a tariff set on EVSE 0 applies to all of them.
+    assigned = sorted(
+        (tariff_id, on) for tariff_id, on in charger.tariffs.items()
+        if evse == 0 or on in (0, evse)
+    )
+    if not assigned:
+        return Answer({"status": "NoTariff"})
+    return Answer({"status": "Accepted", "tariffAssignments": [
+        {"tariffId": tariff_id, "tariffKind": "DefaultTariff", "evseIds": [on]}
+        for tariff_id, on in assigned
+    ]})
+
+
+def _clear_tariffs(charger: Charger201, payload: Payload) -> Answer:
+    wanted = payload.get("tariffIds")
+    evse = payload.get("evseId")
+    if not wanted:
+        cleared = [t for t, on in charger.tariffs.items() if evse is None or on == evse]
+        for tariff_id in cleared:
+            del charger.tariffs[tariff_id]
+        return Answer({"clearTariffsResult": [
+            {"status": "Accepted" if cleared else "NoTariff"}]})
+    results = []
+    for tariff_id in wanted:
+        found = charger.tariffs.pop(str(tariff_id), None) is not None
+        results.append({"tariffId": tariff_id, "status": "Accepted" if found else "NoTariff"})
+    return Answer({"clearTariffsResult": results})
+
+
+def _ongoing(charger: Charger201, payload: Payload) -> bool:
+    wanted = payload.get("transactionId")
+    return any(t.transaction_id == wanted for t in charger.ongoing.values())
+
+
+def _change_transaction_tariff(charger: Charger201, payload: Payload) -> Answer:
+    return Answer({"status": "Accepted" if _ongoing(charger, payload) else "TxNotFound"})
+
+
+def _use_priority_charging(charger: Charger201, payload: Payload) -> Answer:
+    # No priority charging profile is installed: NoProfile for a transaction it has.
+    return Answer({"status": "NoProfile" if _ongoing(charger, payload) else "Rejected"})
+
+
+_HANDLERS_21: dict[str, Callable[[Charger201, Payload], Answer]] = {
+    "SetDefaultTariff": _set_default_tariff,
+    "GetTariffs": _get_tariffs,
+    "ClearTariffs": _clear_tariffs,
+    "ChangeTransactionTariff": _change_transaction_tariff,
+    "UsePriorityCharging": _use_priority_charging,
+    "SetDERControl": lambda charger, payload: Answer({"status": "NotSupported"}),
+    "GetDERControl": lambda charger, payload: Answer({"status": "NotSupported"}),
+    "ClearDERControl": lambda charger, payload: Answer({"status": "NotSupported"}),
+    "RequestBatterySwap": lambda charger, payload: Answer({"status": "Rejected"}),
+    "NotifyAllowedEnergyTransfer": lambda charger, payload: ACCEPTED,
+    "NotifyWebPaymentStarted": lambda charger, payload: Answer({}),
+    "AFRRSignal": lambda charger, payload: Answer({"status": "Rejected"}),
+    "UpdateDynamicSchedule": lambda charger, payload: Answer({"status": "Rejected"}),
+    "AdjustPeriodicEventStream": lambda charger, payload: Answer({"status": "Rejected"}),
+    "GetPeriodicEventStream": lambda charger, payload: Answer({}),
+}
+
+ANSWERED_21 = ANSWERED | set(_HANDLERS_21)
