@@ -27,7 +27,7 @@ from csms.services.connect import ConnectService
 from csms.services.messages import MessageService
 from csms.services.record_applier import RecordApplier, StoreNow
 from csms.services.records import BufferedRecords
-from csms.versions import CentralSystemParts, VersionPlugin, by_subprotocol, v16, v201
+from csms.versions import CentralSystemParts, VersionPlugin, by_subprotocol, v16, v21, v201
 
 if TYPE_CHECKING:  # adapters import their drivers; load them only when wired
     from csms.adapters.jwt_tokens import TokenVerifier
@@ -302,7 +302,11 @@ class Wiring:
     @cached_property
     def versions(self) -> dict[str, VersionPlugin]:
         """The OCPP versions this CSMS speaks, by subprotocol; the first is the default."""
-        plugins = [v16.plugin(), v201.plugin()] if self._versions is None else self._versions
+        plugins = (
+            [v16.plugin(), v201.plugin(), v21.plugin()]
+            if self._versions is None
+            else self._versions
+        )
         return by_subprotocol(plugins)
 
     @cached_property
