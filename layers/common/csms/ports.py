@@ -8,6 +8,7 @@ from typing import Any, Protocol
 
 from csms.domain.charger_transactions import ChargerTransaction, TransactionEventData
 from csms.domain.commands import Command, CommandStatus, Taken
+from csms.domain.data_transfer import VendorHandler
 from csms.domain.device_model import ACTUAL, VariableAttribute, VariableKey
 from csms.domain.display_messages import DisplayMessage
 from csms.domain.local_list import LocalList
@@ -446,6 +447,33 @@ class Diagnostics(Protocol):
     ) -> dict[str, Any] | None: ...
 
 
+class DataTransfers(Protocol):
+    """The tenant's DataTransfer handler per vendorId, and the messages handled."""
+
+    def handler(self, vendor_id: str) -> VendorHandler | None: ...
+
+    def put_handler(self, handler: VendorHandler) -> None: ...
+
+    def delete_handler(self, vendor_id: str) -> bool: ...
+
+    def handlers(self) -> list[VendorHandler]: ...
+
+    def record(self, charge_point_id: str, entry: dict[str, Any], at: datetime) -> None: ...
+
+    def messages(
+        self, charge_point_id: str, limit: int, offset: int
+    ) -> list[dict[str, Any]]: ...
+
+
+class VendorEndpoint(Protocol):
+    """Reaches a tenant's DataTransfer endpoint."""
+
+    def post(
+        self, url: str, body: bytes, headers: dict[str, str], timeout: float
+    ) -> dict[str, Any]:
+        """The endpoint's JSON reply; raises when it cannot be had in time."""
+
+
 class MessageLog(Protocol):
     def record(self, entries: Sequence[dict[str, Any]]) -> None:
         """Store entries; one whose `_id` is stored already is skipped (redelivery)."""
@@ -498,6 +526,9 @@ class TenantData(Protocol):
 
     @property
     def diagnostics(self) -> Diagnostics: ...
+
+    @property
+    def data_transfers(self) -> DataTransfers: ...
 
 
 class TenantStore(Protocol):

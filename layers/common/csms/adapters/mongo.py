@@ -18,6 +18,7 @@ from pymongo.database import Database
 from pymongo.errors import BulkWriteError, DuplicateKeyError
 
 from csms.adapters.mongo_charger_transactions import MongoChargerTransactions
+from csms.adapters.mongo_data_transfer import MongoDataTransfers
 from csms.adapters.mongo_diagnostics import MongoDiagnostics
 from csms.adapters.mongo_display_messages import MongoDisplayMessages
 from csms.adapters.mongo_local_list import MongoLocalLists
@@ -782,6 +783,7 @@ class MongoTenantData:
         self.evse_reservations = MongoEvseReservations(db)
         self.display_messages = MongoDisplayMessages(db)
         self.diagnostics = MongoDiagnostics(db)
+        self.data_transfers = MongoDataTransfers(db)
 
     def ensure_indexes(self) -> None:
         """Idempotent; run when a tenant is created and by `csms-admin db migrate`."""
@@ -813,6 +815,9 @@ class MongoTenantData:
         )
         db["commands"].create_index([("charge_point_id", ASCENDING), ("created_at", DESCENDING)])
         db["device_model"].create_index([("charge_point_id", ASCENDING), ("path", ASCENDING)])
+        db["data_transfers"].create_index(
+            [("charge_point_id", ASCENDING), ("received_at", DESCENDING)]
+        )
         db["log_requests"].create_index(
             [("charge_point_id", ASCENDING), ("requested_at", DESCENDING)]
         )

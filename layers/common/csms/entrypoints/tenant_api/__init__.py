@@ -24,6 +24,7 @@ from csms.domain.commands import NotConnected, UnknownCommand
 from csms.domain.credentials import WeakPassword
 from csms.entrypoints.tenant_api import (
     routes_commands,
+    routes_data_transfer,
     routes_device_model,
     routes_diagnostics,
     routes_display_messages,
@@ -227,6 +228,7 @@ def create_app() -> APIGatewayHttpResolver:
     routes_reservations.install(app)
     routes_display_messages.install(app)
     routes_diagnostics.install(app)
+    routes_data_transfer.install(app)
     security: dict[str, SecurityScheme] = {"bearer": HTTPBearer(bearerFormat="JWT")}
     app.configure_openapi(
         title="CSMS tenant API",

@@ -162,3 +162,30 @@ class ReservationCreate(Strict):
     connector_type: Annotated[str, Field(max_length=20)] | None = Field(
         default=None, description="2.0.1 connectorType (cCCS1, cType2, ...)"
     )
+
+
+VendorId = Annotated[str, Field(min_length=1, max_length=255)]
+
+
+class VendorHandlerFields(Strict):
+    mode: Literal["store", "forward"] = Field(
+        description="store: kept, published as a data_transfer event, answered Accepted. "
+        "forward: POSTed to `url` as JSON {tenant_id, charge_point_id, ocpp_version, "
+        "vendorId, messageId, data}; its JSON reply {status, data} is the answer "
+        "(Rejected when it fails or answers no valid status)"
+    )
+    url: Annotated[str, Field(max_length=2000)] | None = Field(
+        default=None, description="forward: https:// (http:// only to this machine)"
+    )
+    timeout_seconds: Annotated[float, Field(gt=0, le=10)] = Field(
+        default=5.0, description="forward: the charger waits for the answer meanwhile"
+    )
+    secret: Annotated[str, Field(min_length=16, max_length=200)] | None = Field(
+        default=None,
+        description="forward: requests carry X-Csms-Signature: sha256=<HMAC-SHA256 of the "
+        "body>; never shown again",
+    )
+    message_ids: list[Annotated[str, Field(max_length=50)]] = Field(
+        default_factory=list,
+        description="when given, other messageIds are answered UnknownMessageId",
+    )

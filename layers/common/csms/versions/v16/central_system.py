@@ -6,6 +6,7 @@ domain values, calls the charging service and builds the response payload.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from datetime import datetime
 from typing import Any
@@ -18,9 +19,11 @@ from csms.domain.model import (
     StartRequest,
     StopRequest,
 )
+from csms.ports import RuntimeRecords, TenantStore
 from csms.protocol.router import CallContext, Handler
 from csms.protocol.timestamps import format_timestamp, parse_timestamp
 from csms.services.charging import ChargingService
+from csms.services.data_transfer import DataTransferService
 
 Payload = dict[str, Any]
 
@@ -31,10 +34,21 @@ class CentralSystem16:
         charging: ChargingService,
         heartbeat_interval: int,
         clock: Callable[[], datetime],
+        store: TenantStore | None = None,
+        records: RuntimeRecords | None = None,
     ) -> None:
         self._charging = charging
         self._heartbeat_interval = heartbeat_interval
         self._clock = clock
+        # DataTransfer and firmware status read and write tenant records beside the
+        # charging service; until the plug-in hands them over, the charging service's own
+        # store and records are the same objects.
+        store = store or getattr(charging, "_store", None)
+        records = records or getattr(charging, "_records", None)
+        self._data_transfer = (
+            DataTransferService(store, records) if store is not None and records is not None
+            else None
+        )
 
     def handlers(self) -> dict[str, Handler]:
         return {
@@ -127,9 +141,19 @@ class CentralSystem16:
         return {}
 
     def on_data_transfer(self, ctx: CallContext, payload: Payload) -> Payload:
-        # No vendor extensions are registered: the spec's answer is UnknownVendorId.
+        # The tenant's handler for the vendorId answers (none: UnknownVendorId).
         self._notify(ctx, "data_transfer", payload)
-        return {"status": "UnknownVendorId"}
+        if self._data_transfer is None:
+            return {"status": "UnknownVendorId"}
+        answer = self._data_transfer.handle(
+            ctx.tenant_id, ctx.charge_point_id, payload["vendorId"], payload.get("messageId"),
+            payload.get("data"), "ocpp1.6", ctx.received_at)
+        result: Payload = {"status": answer.status}
+        if answer.data is not None:
+            # 1.6 data is text: a structured answer goes as its JSON.
+            data = answer.data
+            result["data"] = data if isinstance(data, str) else json.dumps(data)
+        return result
 
     def on_diagnostics_status_notification(self, ctx: CallContext, payload: Payload) -> Payload:
         self._notify(ctx, "diagnostics_status", payload)

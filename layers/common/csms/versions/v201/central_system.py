@@ -17,6 +17,7 @@ from csms.domain.reservations import ReservationState
 from csms.protocol.errors import ErrorKind, OcppError
 from csms.protocol.router import CallContext, Handler
 from csms.protocol.timestamps import format_timestamp, parse_timestamp
+from csms.services.data_transfer import DataTransferService
 from csms.services.diagnostics import DiagnosticsService
 from csms.services.display_messages import DisplayMessageService
 from csms.services.provisioning import ProvisioningService
@@ -74,6 +75,7 @@ class CentralSystem201:
         self._reservations = ReservationService(parts.store, parts.records)
         self._display_messages = DisplayMessageService(parts.store)
         self._diagnostics = DiagnosticsService(parts.store, parts.records)
+        self._data_transfer = DataTransferService(parts.store, parts.records)
 
     def handlers(self) -> dict[str, Handler]:
         own: dict[str, Handler] = {
@@ -292,10 +294,20 @@ class CentralSystem201:
         self.notify(ctx, "certificate_signing_request", payload)
         return {"status": "Accepted"}
 
+    # P: data transfer
+
     def on_data_transfer(self, ctx: CallContext, payload: Payload) -> Payload:
-        # No vendor extensions are registered: the spec's answer is UnknownVendorId.
+        # The tenant's handler for the vendorId answers (none: UnknownVendorId).
         self.notify(ctx, "data_transfer", payload)
-        return {"status": "UnknownVendorId"}
+        answer = self._data_transfer.handle(
+            ctx.tenant_id, ctx.charge_point_id, payload["vendorId"], payload.get("messageId"),
+            payload.get("data"), "ocpp2.0.1", ctx.received_at)
+        result: Payload = {"status": answer.status}
+        if answer.data is not None:
+            result["data"] = answer.data
+        if answer.reason is not None:
+            result["statusInfo"] = {"reasonCode": answer.reason}
+        return result
 
     def on_notify_ev_charging_needs(self, ctx: CallContext, payload: Payload) -> Payload:
         # No smart charging here computes schedules: none will follow (Rejected).
