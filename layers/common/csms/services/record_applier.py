@@ -4,11 +4,12 @@ tenant, and turn them into the events operators subscribe to."""
 from __future__ import annotations
 
 import json
+import logging
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from csms.domain import events
 from csms.domain.model import (
@@ -29,6 +30,14 @@ from csms.domain.model import (
 from csms.ports import Directory, EventPublisher, TenantStore
 from csms.protocol.timestamps import format_timestamp, parse_timestamp
 from csms.services.records import encode
+from csms.services.site_limit import Need, Trigger
+
+if TYPE_CHECKING:
+    from csms.bootstrap import Wiring
+    from csms.services.site_limit import SiteLimitController
+
+
+logger = logging.getLogger(__name__)
 
 
 class PoisonRecord(Exception):
@@ -116,6 +125,31 @@ def _decode_record(decoded: Decoded, record_id: str, record: dict[str, Any]) -> 
 # A tenant's settings (retention, topic prefix) reach the worker within this long.
 TENANT_CACHE_SECONDS = 30.0
 
+# What the site limit controller reacts to, once stored: sessions that started or stopped
+# (either version), and an EV's charging needs in neutral terms (the 2.0.1 plug-in's
+# `charging_need` notification).
+SESSION_EVENTS = frozenset({"transaction_started", "transaction_stopped"})
+CHARGING_NEED = "charging_need"
+
+# Called with a tenant's triggers after its records are stored.
+SiteLimits = Callable[[str, Sequence[Trigger]], object]
+
+
+def triggers(batch: Sequence[Decoded]) -> list[Trigger]:
+    """What in these envelopes may change a site's shares, in order."""
+    found: list[Trigger] = []
+    for decoded in batch:
+        cp = decoded.charge_point_id
+        if any(kind in SESSION_EVENTS for _, kind, _, _ in decoded.events):
+            found.append(Trigger(cp))
+        for change in decoded.changes:
+            if isinstance(change, Notified) and change.kind == CHARGING_NEED:
+                data = change.data
+                need = Need(cp, int(data["evse_id"]), change.at, data.get("max_current_a"),
+                            data.get("max_power_w"))
+                found.append(Trigger(cp, need))
+    return found
+
 
 class RecordApplier:
     def __init__(
@@ -123,11 +157,15 @@ class RecordApplier:
         store: TenantStore,
         directory: Directory,
         monotonic: Callable[[], float] = time.monotonic,
+        site_limits: SiteLimits | None = None,
     ) -> None:
         self._store = store
         self._directory = directory
         self._monotonic = monotonic
         self._tenants: dict[str, tuple[float, Tenant]] = {}
+        # None: the controller of the installed Wiring, found when first needed (until
+        # bootstrap passes it in; see _wired_site_limits).
+        self._site_limits = site_limits
 
     def tenant(self, tenant_id: str) -> Tenant:
         """The tenant's settings, read at most every TENANT_CACHE_SECONDS: every batch
@@ -141,8 +179,10 @@ class RecordApplier:
         self._tenants[tenant_id] = (now, tenant)
         return tenant
 
-    def store(self, tenant: Tenant, batch: Sequence[Decoded]) -> None:
-        """Everything of one tenant's envelopes, in one bulk write per collection."""
+    def store(self, tenant: Tenant, batch: Sequence[Decoded], react: bool = True) -> None:
+        """Everything of one tenant's envelopes, in one bulk write per collection; then,
+        unless `react` is False, the site limit controller for the sessions that started
+        or stopped (stored first: it reads them back)."""
         data = self._store.for_tenant(tenant.tenant_id)
         keep_messages = timedelta(days=tenant.message_retention_days)
         messages = [
@@ -155,6 +195,22 @@ class RecordApplier:
         data.meter_values.add(values, timedelta(days=tenant.meter_value_retention_days))
         data.charge_points.sync([change for decoded in batch for change in decoded.changes])
         data.sessions.sync([change for decoded in batch for change in decoded.sessions])
+        if react:
+            self.react(tenant.tenant_id, batch)
+
+    def react(self, tenant_id: str, batch: Sequence[Decoded]) -> None:
+        """Hand the batch's triggers to the site limit controller. Its failures are
+        logged, never raised: the records are stored, and retrying the batch would store
+        them again for nothing; the next session change divides the site again."""
+        found = triggers(batch)
+        if not found:
+            return
+        try:
+            site_limits = self._site_limits or _wired_site_limits()
+            if site_limits is not None:
+                site_limits(tenant_id, found)
+        except Exception:
+            logger.exception("site limit controller failed", extra={"tenant_id": tenant_id})
 
     def events(self, tenant: Tenant, decoded: Decoded) -> list[tuple[str, dict[str, Any]]]:
         """(topic, event) pairs of one envelope, in order."""
@@ -186,8 +242,47 @@ class StoreNow:
             by_tenant.setdefault(decoded.tenant_id, []).append(decoded)
         for tenant_id, decoded_envelopes in by_tenant.items():
             tenant = self._applier.tenant(tenant_id)
-            self._applier.store(tenant, decoded_envelopes)
+            # Not the site limit controller: here the records are stored in the charger's
+            # own invocation, and the controller's waiting would delay its reply. Site
+            # limits need the events queue and its worker.
+            self._applier.store(tenant, decoded_envelopes, react=False)
             if self._publisher is not None:
                 for decoded in decoded_envelopes:
                     for topic, event in self._applier.events(tenant, decoded):
                         self._publisher.publish(topic, event)
+
+
+def site_limit_controller(wiring: Wiring) -> SiteLimitController:
+    """The site limit controller of `wiring`: MongoDB sites, the wiring's command service,
+    SetChargingProfile in 1.6 and 2.0.1 (and 2.1, whose profile has 2.0.1's shape).
+
+    Composition code: it belongs in bootstrap (Wiring.site_limits) and lives here only
+    until bootstrap has it."""
+    from csms.adapters.mongo_sites import MongoSites, sites_database
+    from csms.services.site_limit import SiteLimitController
+    from csms.versions.v16.charging_profiles import build_set_request as set_16
+    from csms.versions.v201.charging_profiles import build_set_request as set_201
+
+    existing: SiteLimitController | None = getattr(wiring, "site_limits", None)
+    if existing is not None:
+        return existing
+    return SiteLimitController(
+        sites=lambda tenant_id: MongoSites(sites_database(wiring.mongo, tenant_id)),
+        store=wiring.tenant_store,
+        commands=wiring.command_service,
+        requests={"ocpp1.6": set_16, "ocpp2.0.1": set_201, "ocpp2.1": set_201},
+        clock=wiring.clock,
+        records=wiring.records,
+    )
+
+
+def _wired_site_limits() -> SiteLimits | None:
+    """The installed Wiring's controller, when its tenant data is in MongoDB (a Wiring of
+    fakes has no sites). Until bootstrap passes `site_limits` to the RecordApplier."""
+    from csms import bootstrap
+    from csms.adapters.mongo import MongoTenantStore
+
+    wiring = bootstrap.current()
+    if not isinstance(wiring.tenant_store, MongoTenantStore):
+        return None
+    return site_limit_controller(wiring).on_stored

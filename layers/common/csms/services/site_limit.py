@@ -32,7 +32,7 @@ from csms.domain.charging_profiles import (
 )
 from csms.domain.commands import Command, CommandStatus
 from csms.domain.site_limit import Change, Demand, changes, divide
-from csms.ports import TenantStore
+from csms.ports import RuntimeRecords, TenantStore
 
 logger = logging.getLogger(__name__)
 
@@ -195,9 +195,12 @@ class SiteLimitController:
         commands: Commands,
         requests: Mapping[str, ProfileRequest],
         clock: Callable[[], datetime],
+        records: RuntimeRecords | None = None,
         lowering_wait_seconds: float = LOWERING_WAIT_SECONDS,
         new_owner: Callable[[], str] = lambda: uuid.uuid4().hex,
     ) -> None:
+        # The records its commands leave (sent, answered) are handed on after each run.
+        self._records = records
         self._sites = sites
         self._store = store
         self._commands = commands
@@ -219,8 +222,12 @@ class SiteLimitController:
                 sites.record_need(trigger.need)
             touched[site.site_id] = None
         outcomes = []
-        for site_id in touched:
-            outcomes.extend(self.rebalance(tenant_id, site_id))
+        try:
+            for site_id in touched:
+                outcomes.extend(self.rebalance(tenant_id, site_id))
+        finally:
+            if self._records is not None:
+                self._records.flush()
         return outcomes
 
     def rebalance(self, tenant_id: str, site_id: str) -> list[Outcome]:
@@ -264,14 +271,15 @@ class SiteLimitController:
         now = self._clock()
         # What stays recorded: the sessions still open, as they were, until changed.
         kept = {k: s for k, s in before.items() if k in by_key}
+        # All lowerings go out before the first wait: their chargers answer in parallel.
         sent = self._send(tenant_id, site, [(by_key[c.key], c.limit) for c in lowered], now)
-        accepted = all(
-            command is not None and command.status is CommandStatus.COMPLETED
-            for command in (self._settle(tenant_id, c) for _, c in sent)
-        )
-        for share, command in sent:
+        settled = [(share, self._settle(tenant_id, command)) for share, command in sent]
+        accepted = True
+        for share, command in settled:
             if command is not None and command.status is CommandStatus.COMPLETED:
                 kept[share.key] = share
+            else:
+                accepted = False
         outcome = Outcome(site_id, shares, lowered, raised)
         if accepted:
             for share, _ in self._send(
