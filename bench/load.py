@@ -6,7 +6,15 @@ port; then a table of both and the project's ratio to the anchor.
 The chargers (LOAD-00001, ...) are registered in the demo tenant with csms-admin's Admin
 and a known password. Environment: LOAD_CHARGERS (50), LOAD_SECONDS (20), LOAD_PROFILE
 (saturate; fleet or storm), LOAD_PROCESSES (1), LOAD_URL (ws://127.0.0.1:9000/ocpp),
-LOAD_MONGODB_URI (mongodb://127.0.0.1:27017), LOAD_TENANT (demo).
+LOAD_MONGODB_URI (mongodb://127.0.0.1:27017), LOAD_TENANT (demo). The fleet profile's
+rhythm: LOAD_HEARTBEAT_INTERVAL (10 s), LOAD_METER_INTERVAL (5 s), LOAD_SESSION_SECONDS
+(30), LOAD_RAMP (a quarter of the run, at most 5 s); the storm's LOAD_STORMS (1);
+LOAD_VERIFY=1 counts the stored message log afterwards (csms-sim --verify);
+LOAD_ANCHOR=0 skips the anchor.
+
+On Linux it also reads the CPU time each process of the stack spent during the run (the
+gateway, which hosts the handlers and the event worker, Redis, the MongoDB-wire server,
+the broker, LocalStack) and prints it per answered message.
 """
 
 from __future__ import annotations
@@ -23,6 +31,7 @@ from urllib.parse import urlsplit
 ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT / "layers" / "common"), str(ROOT / "local")]
 
+from cpu import CpuMeter, listener_pid  # noqa: E402
 from csms_local import services  # noqa: E402
 from csms_local.sim import register  # noqa: E402
 from csms_local.sim.config import SimConfigError  # noqa: E402
@@ -34,6 +43,13 @@ PROCESSES = int(os.environ.get("LOAD_PROCESSES", "1"))
 URL = os.environ.get("LOAD_URL", "ws://127.0.0.1:9000/ocpp")
 MONGODB_URI = os.environ.get("LOAD_MONGODB_URI", "mongodb://127.0.0.1:27017")
 TENANT = os.environ.get("LOAD_TENANT", "demo")
+HEARTBEAT_INTERVAL = os.environ.get("LOAD_HEARTBEAT_INTERVAL", "10")
+METER_INTERVAL = os.environ.get("LOAD_METER_INTERVAL", "5")
+SESSION_SECONDS = os.environ.get("LOAD_SESSION_SECONDS", "30")
+RAMP = os.environ.get("LOAD_RAMP", str(min(5.0, SECONDS / 4)))
+STORMS = os.environ.get("LOAD_STORMS", "1")
+VERIFY = os.environ.get("LOAD_VERIFY", "0") == "1"
+ANCHOR = os.environ.get("LOAD_ANCHOR", "1") != "0"
 PREFIX = "LOAD"
 PASSWORD = "load-password-0123456789"
 
@@ -48,27 +64,90 @@ def listening(url: str) -> bool:
         return False
 
 
-def simulate(url: str, password: str | None) -> dict[str, Any]:
-    """One csms-sim run in a process of its own; its summary."""
+def simulate(url: str, password: str | None, meter: CpuMeter | None) -> dict[str, Any]:
+    """One csms-sim run in a process of its own; its summary, with the CPU seconds the
+    metered processes spent meanwhile under "cpu_s"."""
     command = [
         sys.executable, "-m", "csms_local.sim.cli", "--url", url, "--profile", PROFILE,
         "--chargers", str(CHARGERS), "--duration", str(SECONDS), "--prefix", PREFIX,
         "--processes", str(PROCESSES), "--json",
     ]
+    if PROFILE in ("fleet", "storm"):
+        # By default something to measure within a short run: a Heartbeat every 10 s,
+        # meter values every 5 s on half of the chargers.
+        command += ["--heartbeat-interval", HEARTBEAT_INTERVAL, "--ramp", RAMP]
     if PROFILE == "fleet":
-        # Something to measure within a short run: a Heartbeat every 10 s, meter values
-        # every 5 s on half of the chargers.
-        command += ["--heartbeat-interval", "10", "--meter-interval", "5", "--session-seconds",
-                    "30", "--ramp", str(min(5.0, SECONDS / 4))]
+        command += ["--meter-interval", METER_INTERVAL, "--session-seconds", SESSION_SECONDS]
+    if PROFILE == "storm":
+        command += ["--storms", STORMS]
     if password:
         command += ["--password", password]
+    if VERIFY and password:
+        command += ["--verify", "--mongodb-uri", MONGODB_URI, "--tenant", TENANT]
     print(f"\n$ csms-sim {' '.join(command[3:])}", file=sys.stderr, flush=True)
+    before = meter.snapshot() if meter else {}
     done = subprocess.run(command, capture_output=False, stdout=subprocess.PIPE, text=True,
-                          timeout=SECONDS + 180, check=False)
+                          timeout=SECONDS + 600, check=False)
+    after = meter.snapshot() if meter else {}
     if done.returncode != 0:
         raise RuntimeError(f"csms-sim exited with {done.returncode}")
     result: dict[str, Any] = json.loads(done.stdout)
+    result["cpu_s"] = CpuMeter.spent(before, after)
     return result
+
+
+def cpu_line(name: str, summary: dict[str, Any]) -> str:
+    """CPU milliseconds per answered message, per process and in total."""
+    spent: dict[str, float] = summary.get("cpu_s") or {}
+    msgs = summary["msgs"]
+    if not spent or not msgs:
+        return f"{name}: CPU not measured"
+    parts = [f"{proc} {seconds * 1000 / msgs:.2f}" for proc, seconds in
+             sorted(spent.items(), key=lambda item: -item[1]) if seconds > 0]
+    total = sum(spent.values()) * 1000 / msgs
+    return f"{name}: CPU ms/msg {total:.2f} total = " + ", ".join(parts)
+
+
+def unregistered(ids: list[str]) -> list[str]:
+    """The chargers that are not yet in the tenant with PASSWORD. Registering sets a new
+    salted hash, which voids the verified-login cache: a rerun that registered every
+    charger again would measure scrypt at every connect, not the steady state."""
+    from csms.domain.credentials import verify_password
+    from csms_local.admin import Admin
+
+    directory = Admin(MONGODB_URI).directory
+    checked: dict[str, bool] = {}  # stored hash -> PASSWORD verifies against it
+    missing: list[str] = []
+    for cp_id in ids:
+        existing = directory.get_charge_point(cp_id)
+        if existing is None or existing.tenant_id != TENANT or not existing.enabled:
+            missing.append(cp_id)
+            continue
+        stored = existing.password_hash
+        if stored not in checked:
+            checked[stored] = verify_password(PASSWORD, stored)
+        if not checked[stored]:
+            missing.append(cp_id)
+    return missing
+
+
+def as_connected_before(ids: list[str]) -> int:
+    """Marks the chargers as having spoken ocpp1.6 before, as every charger of a fleet in
+    service has. A charger's first connection ever records its version in the registry
+    (one findAndModify each); the local MongoDB-wire server serialises those writes, so a
+    brand-new fleet of thousands connecting at once measures that first-day cost instead
+    of the fleet's. Returns how many were marked."""
+    from pymongo import MongoClient
+
+    with MongoClient(MONGODB_URI) as client:
+        registry = client["ocpp_global"]["charge_points"]
+        marked = 0
+        for start in range(0, len(ids), 1000):
+            marked += registry.update_many(
+                {"_id": {"$in": ids[start:start + 1000]}, "ocpp_version": {"$ne": "ocpp1.6"}},
+                {"$set": {"ocpp_version": "ocpp1.6"}},
+            ).modified_count
+    return marked
 
 
 def start_anchor() -> services.Server:
@@ -110,35 +189,58 @@ def table(rows: list[tuple[str, dict[str, Any] | None]]) -> str:
 def main() -> int:
     os.environ.setdefault("POWERTOOLS_LOG_LEVEL", "ERROR")
     project: dict[str, Any] | None = None
+    baseline: dict[str, Any] | None = None
     if listening(URL):
-        ids = [f"{PREFIX}-{n:05d}" for n in range(1, CHARGERS + 1)]
+        ids = unregistered([f"{PREFIX}-{n:05d}" for n in range(1, CHARGERS + 1)])
         try:
             outcome = register.via_mongodb(MONGODB_URI, TENANT, ids, lambda _: PASSWORD)
         except SimConfigError as exc:
             print(f"load: cannot register the chargers: {exc}", file=sys.stderr)
             return 2
+        outcome["ready"] = CHARGERS - len(ids)
+        if PROFILE != "saturate":
+            every = [f"{PREFIX}-{n:05d}" for n in range(1, CHARGERS + 1)]
+            outcome["marked as connected before"] = as_connected_before(every)
         print(f"load: {CHARGERS} chargers in tenant {TENANT}: {outcome}", file=sys.stderr)
-        project = simulate(URL, PASSWORD)
+        port = urlsplit(URL).port
+        stack = listener_pid(port) if port else None
+        project = simulate(URL, PASSWORD, CpuMeter(stack) if stack else None)
     else:
         print(f"load: nothing listens at {URL}; start `make run` to measure the project",
               file=sys.stderr)
-    anchor = start_anchor()
-    try:
-        baseline = simulate(f"ws://127.0.0.1:{anchor.port}/ocpp", None)
-    finally:
-        anchor.stop()
+    if ANCHOR:
+        anchor = start_anchor()
+        try:
+            assert anchor.process is not None
+            baseline = simulate(f"ws://127.0.0.1:{anchor.port}/ocpp", None,
+                                CpuMeter(anchor.process.pid))
+        finally:
+            anchor.stop()
 
     print(f"\ncsms-sim {PROFILE}, {CHARGERS} chargers, {SECONDS:g} s per target "
           f"(msgs/s: Calls answered per second; latency: Call sent -> answer received)\n")
     print(table([(f"project {URL}", project), ("anchor (ocpp package, no auth/storage)",
                                                 baseline)]))
-    if project is not None:
+    if project is not None and baseline is not None:
         p, a = project, baseline
         print(f"\nproject/anchor: msgs/s {ratio(p['msgs_per_s'], a['msgs_per_s'])}, "
               f"p50 {ratio(p['latency_ms']['p50'], a['latency_ms']['p50'])}, "
               f"p99 {ratio(p['latency_ms']['p99'], a['latency_ms']['p99'])}")
+    print()
+    for name, summary in (("project", project), ("anchor", baseline)):
+        if summary is not None:
+            print(cpu_line(name, summary))
+    if project is not None:
         if project["errors"]:
             print(f"project errors: {project['errors']}")
+        for storm in project.get("storms") or []:
+            print(f"project storm {storm['storm']}: all back and booted after "
+                  f"{storm['all_back_s']:.1f} s (per charger p99 {storm['reconnect_p99_ms']} ms)")
+        if project.get("verify") is not None:
+            print(f"project records: {json.dumps(project['verify'])}")
+        if os.environ.get("LOAD_JSON"):
+            Path(os.environ["LOAD_JSON"]).write_text(json.dumps(
+                {"project": project, "anchor": baseline}, indent=2))
     return 0
 
 

@@ -300,7 +300,11 @@ def localstack(port: int, data_dir: Path, log_path: Path | None = None) -> Serve
     root = (data_dir / "localstack").resolve()
     root.mkdir(parents=True, exist_ok=True)
     env = {
-        "GATEWAY_SERVER": "hypercorn",
+        # Twisted, LocalStack's default: it keeps HTTP connections alive. Behind hypercorn
+        # LocalStack answers "Connection: close" to clients that do not ask for keep-alive
+        # (a workaround of its own for h11), so every SQS call paid a new TCP connection:
+        # measured on the events queue, twisted costs LocalStack 45 % less CPU per call.
+        "GATEWAY_SERVER": "twisted",
         "SERVICES": LOCALSTACK_SERVICES,
         "GATEWAY_LISTEN": f"127.0.0.1:{port}",
         "LOCALSTACK_HOST": f"127.0.0.1:{port}",
@@ -315,6 +319,8 @@ def localstack(port: int, data_dir: Path, log_path: Path | None = None) -> Serve
         "DNS_ADDRESS": "0",
         "SKIP_SSL_CERT_DOWNLOAD": "1",
         "DISABLE_EVENTS": "1",
+        # No log line per request (about 3 % of LocalStack's CPU under load, profiled).
+        "LS_LOG": "warn",
     }
     return Server(
         "localstack",

@@ -213,7 +213,9 @@ def start_event_worker(config: StackConfig) -> SqsPoller:
     endpoint = config.aws_endpoint
     for name, url in create_queues(endpoint).items():
         os.environ[name] = url  # before any handler reads its settings
-    return SqsPoller(endpoint, os.environ["EVENTS_QUEUE_URL"], load_handler("event_worker")).start()
+    return SqsPoller(
+        endpoint, os.environ["EVENTS_QUEUE_URL"], load_handler("event_worker"), workers=2
+    ).start()
 
 
 def start_scheduler(config: StackConfig) -> Scheduler:
