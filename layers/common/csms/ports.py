@@ -474,6 +474,50 @@ class VendorEndpoint(Protocol):
         """The endpoint's JSON reply; raises when it cannot be had in time."""
 
 
+class Firmware(Protocol):
+    """Each charger's firmware update and publication with their status histories, and
+    the tenant's rollouts (OCPP 2.0.1 L, 1.6 firmware)."""
+
+    def update_requested(
+        self, charge_point_id: str, summary: dict[str, Any], at: datetime
+    ) -> None: ...
+
+    def update_status(
+        self, charge_point_id: str, status: str, request_id: int | None, at: datetime
+    ) -> dict[str, Any] | None:
+        """A FirmwareStatusNotification; the update it belongs to, None if unknown.
+        Without `request_id`, the charger's current update (1.6 names none)."""
+
+    def last_status(
+        self, charge_point_id: str, status: str, request_id: int | None, at: datetime
+    ) -> None:
+        """A status about no update the CSMS follows (2.0.1 Idle without requestId)."""
+
+    def publish_requested(
+        self, charge_point_id: str, request: dict[str, Any], at: datetime
+    ) -> None: ...
+
+    def publish_status(
+        self, charge_point_id: str, status: str, request_id: int | None,
+        locations: list[str], at: datetime,
+    ) -> dict[str, Any] | None: ...
+
+    def unpublished(self, charge_point_id: str, checksum: str, at: datetime) -> None: ...
+
+    def of(self, charge_point_id: str) -> dict[str, Any] | None: ...
+
+    def of_many(self, charge_point_ids: list[str]) -> dict[str, dict[str, Any]]: ...
+
+    def next_request_id(self) -> int:
+        """A firmware requestId unused in this tenant."""
+
+    def add_rollout(self, rollout: dict[str, Any]) -> None: ...
+
+    def rollout(self, rollout_id: str) -> dict[str, Any] | None: ...
+
+    def rollouts(self, limit: int, offset: int) -> list[dict[str, Any]]: ...
+
+
 class MessageLog(Protocol):
     def record(self, entries: Sequence[dict[str, Any]]) -> None:
         """Store entries; one whose `_id` is stored already is skipped (redelivery)."""
@@ -529,6 +573,9 @@ class TenantData(Protocol):
 
     @property
     def data_transfers(self) -> DataTransfers: ...
+
+    @property
+    def firmware(self) -> Firmware: ...
 
 
 class TenantStore(Protocol):

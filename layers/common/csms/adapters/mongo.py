@@ -21,6 +21,7 @@ from csms.adapters.mongo_charger_transactions import MongoChargerTransactions
 from csms.adapters.mongo_data_transfer import MongoDataTransfers
 from csms.adapters.mongo_diagnostics import MongoDiagnostics
 from csms.adapters.mongo_display_messages import MongoDisplayMessages
+from csms.adapters.mongo_firmware import MongoFirmware
 from csms.adapters.mongo_local_list import MongoLocalLists
 from csms.adapters.mongo_reservations import MongoEvseReservations
 from csms.domain.commands import FINAL_STATUSES, Command, CommandStatus
@@ -784,6 +785,7 @@ class MongoTenantData:
         self.display_messages = MongoDisplayMessages(db)
         self.diagnostics = MongoDiagnostics(db)
         self.data_transfers = MongoDataTransfers(db)
+        self.firmware = MongoFirmware(db)
 
     def ensure_indexes(self) -> None:
         """Idempotent; run when a tenant is created and by `csms-admin db migrate`."""
@@ -815,6 +817,7 @@ class MongoTenantData:
         )
         db["commands"].create_index([("charge_point_id", ASCENDING), ("created_at", DESCENDING)])
         db["device_model"].create_index([("charge_point_id", ASCENDING), ("path", ASCENDING)])
+        db["firmware_rollouts"].create_index([("created_at", DESCENDING)])
         db["data_transfers"].create_index(
             [("charge_point_id", ASCENDING), ("received_at", DESCENDING)]
         )

@@ -28,6 +28,7 @@ from csms.entrypoints.tenant_api import (
     routes_device_model,
     routes_diagnostics,
     routes_display_messages,
+    routes_firmware,
     routes_fleet,
     routes_local_list,
     routes_records,
@@ -229,6 +230,7 @@ def create_app() -> APIGatewayHttpResolver:
     routes_display_messages.install(app)
     routes_diagnostics.install(app)
     routes_data_transfer.install(app)
+    routes_firmware.install(app)
     security: dict[str, SecurityScheme] = {"bearer": HTTPBearer(bearerFormat="JWT")}
     app.configure_openapi(
         title="CSMS tenant API",

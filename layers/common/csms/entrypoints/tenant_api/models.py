@@ -189,3 +189,22 @@ class VendorHandlerFields(Strict):
         default_factory=list,
         description="when given, other messageIds are answered UnknownMessageId",
     )
+
+
+class FirmwareRolloutCreate(Strict):
+    charge_point_ids: list[ChargePointId] = Field(min_length=1, max_length=500)
+    location: Annotated[str, Field(min_length=1, max_length=512)] = Field(
+        description="the URI the chargers download the firmware from"
+    )
+    retrieve_at: datetime = Field(description="retrieveDateTime: download from then on")
+    install_at: datetime | None = Field(default=None, description="installDateTime")
+    signing_certificate: Annotated[str, Field(max_length=5500)] | None = Field(
+        default=None, description="PEM certificate of the signing key (signed firmware)"
+    )
+    signature: Annotated[str, Field(max_length=800)] | None = Field(
+        default=None, description="base64 signature of the image (signed firmware)"
+    )
+    retries: Annotated[int, Field(ge=0, le=100)] | None = None
+    retry_interval: Annotated[int, Field(ge=0, le=86_400)] | None = Field(
+        default=None, description="seconds"
+    )

@@ -24,6 +24,7 @@ from csms.protocol.router import CallContext, Handler
 from csms.protocol.timestamps import format_timestamp, parse_timestamp
 from csms.services.charging import ChargingService
 from csms.services.data_transfer import DataTransferService
+from csms.services.firmware import FirmwareService
 
 Payload = dict[str, Any]
 
@@ -45,10 +46,11 @@ class CentralSystem16:
         # store and records are the same objects.
         store = store or getattr(charging, "_store", None)
         records = records or getattr(charging, "_records", None)
-        self._data_transfer = (
-            DataTransferService(store, records) if store is not None and records is not None
-            else None
-        )
+        self._data_transfer: DataTransferService | None = None
+        self._firmware: FirmwareService | None = None
+        if store is not None and records is not None:
+            self._data_transfer = DataTransferService(store, records)
+            self._firmware = FirmwareService(store, records)
 
     def handlers(self) -> dict[str, Handler]:
         return {
@@ -160,7 +162,11 @@ class CentralSystem16:
         return {}
 
     def on_firmware_status_notification(self, ctx: CallContext, payload: Payload) -> Payload:
+        # 1.6 names no request: the status is of the charger's current update.
         self._notify(ctx, "firmware_status", payload)
+        if self._firmware is not None:
+            self._firmware.update_status(ctx.tenant_id, ctx.charge_point_id, payload["status"],
+                                         None, ctx.received_at)
         return {}
 
     def on_log_status_notification(self, ctx: CallContext, payload: Payload) -> Payload:
@@ -178,6 +184,9 @@ class CentralSystem16:
 
     def on_signed_firmware_status_notification(self, ctx: CallContext, payload: Payload) -> Payload:
         self._notify(ctx, "firmware_status", payload)
+        if self._firmware is not None:
+            self._firmware.update_status(ctx.tenant_id, ctx.charge_point_id, payload["status"],
+                                         payload.get("requestId"), ctx.received_at)
         return {}
 
     def _notify(self, ctx: CallContext, kind: str, payload: Payload) -> None:

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
+from csms.domain.firmware import update_summary
 from csms.domain.model import Reservation, ReservationStatus
 from csms.ports import TenantData
 from csms.protocol.timestamps import parse_timestamp
@@ -73,6 +75,8 @@ def _get_diagnostics(data: TenantData, cp: str, request: Payload, response: Payl
 
 def _firmware_update(data: TenantData, cp: str, request: Payload, _: Payload) -> None:
     data.charge_points.record_command_effect(cp, "firmware_update_requested", request)
+    # Followed through FirmwareStatusNotification (SignedFirmwareStatusNotification).
+    data.firmware.update_requested(cp, update_summary(request), datetime.now(UTC))
 
 
 def _reset(data: TenantData, cp: str, request: Payload, _: Payload) -> None:

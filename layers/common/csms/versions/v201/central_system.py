@@ -20,6 +20,7 @@ from csms.protocol.timestamps import format_timestamp, parse_timestamp
 from csms.services.data_transfer import DataTransferService
 from csms.services.diagnostics import DiagnosticsService
 from csms.services.display_messages import DisplayMessageService
+from csms.services.firmware import FirmwareService
 from csms.services.provisioning import ProvisioningService
 from csms.services.reservations import ReservationService
 from csms.services.transaction_events import TransactionEventService
@@ -41,10 +42,8 @@ ALLOWED_WHILE_PENDING = frozenset(
 
 # The charger-initiated messages that are stored (as notifications) and acknowledged.
 NOTIFICATIONS = {
-    "FirmwareStatusNotification": "firmware_status",
     "NotifyChargingLimit": "charging_limit",
     "ClearedChargingLimit": "charging_limit_cleared",
-    "PublishFirmwareStatusNotification": "publish_firmware_status",
     "ReportChargingProfiles": "charging_profiles_report",
     "SecurityEventNotification": "security_event",
 }
@@ -76,6 +75,7 @@ class CentralSystem201:
         self._display_messages = DisplayMessageService(parts.store)
         self._diagnostics = DiagnosticsService(parts.store, parts.records)
         self._data_transfer = DataTransferService(parts.store, parts.records)
+        self._firmware = FirmwareService(parts.store, parts.records)
 
     def handlers(self) -> dict[str, Handler]:
         own: dict[str, Handler] = {
@@ -98,6 +98,8 @@ class CentralSystem201:
             "NotifyMonitoringReport": self.on_notify_monitoring_report,
             "NotifyEvent": self.on_notify_event,
             "NotifyCustomerInformation": self.on_notify_customer_information,
+            "FirmwareStatusNotification": self.on_firmware_status_notification,
+            "PublishFirmwareStatusNotification": self.on_publish_firmware_status_notification,
         }
         for action, kind in NOTIFICATIONS.items():
             own[action] = _Stored(self, kind, {})
@@ -293,6 +295,25 @@ class CentralSystem201:
         # The CSR is kept for the operator's CA; CertificateSigned goes out later.
         self.notify(ctx, "certificate_signing_request", payload)
         return {"status": "Accepted"}
+
+    # L: firmware
+
+    def on_firmware_status_notification(self, ctx: CallContext, payload: Payload) -> Payload:
+        self.notify(ctx, "firmware_status", payload)
+        # Only Idle may come without requestId (L01); it is then about no update.
+        self._firmware.update_status(ctx.tenant_id, ctx.charge_point_id, payload["status"],
+                                     payload.get("requestId"), ctx.received_at,
+                                     unnamed_is_current=False)
+        return {}
+
+    def on_publish_firmware_status_notification(
+        self, ctx: CallContext, payload: Payload
+    ) -> Payload:
+        self.notify(ctx, "publish_firmware_status", payload)
+        self._firmware.publish_status(ctx.tenant_id, ctx.charge_point_id, payload["status"],
+                                      payload.get("requestId"), payload.get("location", []),
+                                      ctx.received_at)
+        return {}
 
     # P: data transfer
 

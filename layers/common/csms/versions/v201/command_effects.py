@@ -10,6 +10,7 @@ from typing import Any
 
 from csms.domain.device_model import ACTUAL, VariableAttribute, VariableKey
 from csms.domain.diagnostics import accepted_monitors
+from csms.domain.firmware import update_summary
 from csms.domain.reservations import EvseReservation, ReservationState
 from csms.ports import TenantData
 from csms.protocol.timestamps import parse_timestamp
@@ -271,6 +272,22 @@ def _customer_information(data: TenantData, cp: str, request: Payload, _: Payloa
     data.diagnostics.customer_information_requested(cp, request, datetime.now(UTC))
 
 
+# L: firmware. The progress arrives as FirmwareStatusNotification and
+# PublishFirmwareStatusNotification carrying the requestId.
+
+
+def _update_firmware(data: TenantData, cp: str, request: Payload, _: Payload) -> None:
+    data.firmware.update_requested(cp, update_summary(request), datetime.now(UTC))
+
+
+def _publish_firmware(data: TenantData, cp: str, request: Payload, _: Payload) -> None:
+    data.firmware.publish_requested(cp, request, datetime.now(UTC))
+
+
+def _unpublish_firmware(data: TenantData, cp: str, request: Payload, _: Payload) -> None:
+    data.firmware.unpublished(cp, request["checksum"], datetime.now(UTC))
+
+
 EFFECTS: dict[str, CommandEffect] = {
     "GetVariables": _get_variables,
     "SetVariables": _set_variables,
@@ -304,6 +321,10 @@ EFFECTS: dict[str, CommandEffect] = {
     # The monitors arrive as NotifyMonitoringReport messages carrying this requestId.
     "GetMonitoringReport": _recorded("monitoring_report_requested"),
     "CustomerInformation": _customer_information,
+    "UpdateFirmware": _update_firmware,
+    "PublishFirmware": _publish_firmware,
+    # Runs once "Unpublished" counts as agreeing (AGREEING_STATUSES).
+    "UnpublishFirmware": _unpublish_firmware,
 }
 
 
