@@ -199,8 +199,8 @@ def test_a_second_session_lowers_the_first_before_its_own_share():
     assert limits(commands) == [("CP16", 16.0), ("CP201", 16.0)]
     _cp, payload = commands.sent[1]
     assert payload["evseId"] == 2 and payload["chargingProfile"]["transactionId"] == "tx-b"
-    # Both are lowerings (the new one had no limit): each confirmed before moving on.
-    assert commands.log == ["submit CP16", "submit CP201", "wait CP16", "wait CP201"]
+    # The running session is lowered and confirmed before the new one gets its share.
+    assert commands.log == ["submit CP16", "wait CP16", "submit CP201", "wait CP201"]
 
 
 def test_a_stop_raises_the_others_after_nothing_is_lowered():

@@ -271,16 +271,15 @@ class SiteLimitController:
         now = self._clock()
         # What stays recorded: the sessions still open, as they were, until changed.
         kept = {k: s for k, s in before.items() if k in by_key}
-        # All lowerings go out before the first wait: their chargers answer in parallel.
-        sent = self._send(tenant_id, site, [(by_key[c.key], c.limit) for c in lowered], now)
-        settled = [(share, self._settle(tenant_id, command)) for share, command in sent]
-        accepted = True
-        for share, command in settled:
-            if command is not None and command.status is CommandStatus.COMPLETED:
-                kept[share.key] = share
-            else:
-                accepted = False
         outcome = Outcome(site_id, shares, lowered, raised)
+        # First the sessions that must draw less, then the new ones (they had no limit:
+        # any is lower, but sent after the others' so the limits held never add up to
+        # more than the site's), and only when all of those are in place, the raises.
+        lowering = [c for c in lowered if c.previous is not None]
+        joining = [c for c in lowered if c.previous is None]
+        accepted = True
+        for step in (lowering, joining):
+            accepted = self._apply(tenant_id, site, step, by_key, kept, now) and accepted
         if accepted:
             for share, _ in self._send(
                 tenant_id, site, [(by_key[c.key], c.limit) for c in raised], now
@@ -302,13 +301,36 @@ class SiteLimitController:
         )
         return outcome
 
+    def _apply(
+        self,
+        tenant_id: str,
+        site: Site,
+        step: Sequence[Change],
+        by_key: dict[str, Session],
+        kept: dict[str, Share],
+        now: datetime,
+    ) -> bool:
+        """Send `step`'s shares and wait for the chargers; records those accepted in
+        `kept`. All go out before the first wait: their chargers answer in parallel."""
+        sent = self._send(tenant_id, site, [(by_key[c.key], c.limit) for c in step], now)
+        accepted = True
+        for share, command in sent:
+            settled = self._settle(tenant_id, command)
+            if settled is not None and settled.status is CommandStatus.COMPLETED:
+                kept[share.key] = share
+            else:
+                accepted = False
+        return accepted
+
     def _sessions(self, tenant_id: str, site: Site) -> list[Session]:
         """The site's open transactions of both versions, oldest first."""
         data = self._store.for_tenant(tenant_id)
         sessions = []
         for cp in site.charge_point_ids:
             for t in data.transactions.active(charge_point_id=cp):
-                if t.connector_id > 0:
+                # 2.0.1 transactions share the store and show up here too, under a string
+                # key; they are read below, with the charger's own id.
+                if isinstance(t.transaction_id, int) and t.connector_id > 0:
                     sessions.append(
                         Session(cp, t.connector_id, str(t.transaction_id), t.start_timestamp)
                     )
