@@ -263,3 +263,88 @@ def test_ev_charging_needs_in_neutral_terms():
     dc = {"evseId": 2, "chargingNeeds": {"requestedEnergyTransfer": "DC",
           "dcChargingParameters": {"evMaxCurrent": 200, "evMaxVoltage": 400}}}
     assert smart_charging.charging_need(dc)["max_power_w"] == 80000
+
+
+# The 2.0.1 handlers of the charger's smart charging messages
+
+
+class Notifications:
+    """The part of the ChargingService the handlers use."""
+
+    def __init__(self) -> None:
+        self.stored: list[tuple[str, dict]] = []
+
+    def notification(self, tenant_id, charge_point_id, kind, data, now) -> None:
+        self.stored.append((kind, data))
+
+
+def smart_handlers(on_site=None):
+    from types import SimpleNamespace
+
+    charging = Notifications()
+    return smart_charging.handlers(SimpleNamespace(charging=charging), on_site), charging
+
+
+def context():
+    from csms.protocol.router import CallContext
+
+    return CallContext("CP201", "t", "conn", "m-1", NOW)
+
+
+NEEDS = {"evseId": 1, "chargingNeeds": {"requestedEnergyTransfer": "AC_three_phase",
+         "acChargingParameters": {"energyAmount": 20000, "evMinCurrent": 6,
+                                  "evMaxCurrent": 16, "evMaxVoltage": 400}}}
+
+
+def test_ev_charging_needs_are_stored_twice_and_accepted_on_a_site():
+    handlers, charging = smart_handlers(on_site=lambda tenant, cp: cp == "CP201")
+    v201.plugin().schemas.validate_request("NotifyEVChargingNeeds", NEEDS)
+    answer = handlers["NotifyEVChargingNeeds"](context(), NEEDS)
+    assert answer == {"status": "Accepted"}
+    v201.plugin().schemas.validate_response("NotifyEVChargingNeeds", answer)
+    assert [kind for kind, _ in charging.stored] == ["ev_charging_needs", "charging_need"]
+    assert charging.stored[1][1]["max_current_a"] == 16
+
+
+def test_ev_charging_needs_off_a_site_are_refused_with_a_reason():
+    handlers, _ = smart_handlers(on_site=lambda tenant, cp: False)
+    answer = handlers["NotifyEVChargingNeeds"](context(), NEEDS)
+    assert answer["status"] == "Rejected"
+    assert answer["statusInfo"]["reasonCode"] == "NoSmartCharging"
+    v201.plugin().schemas.validate_response("NotifyEVChargingNeeds", answer)
+
+
+def test_the_stored_need_becomes_a_trigger_of_the_site_limit():
+    from csms.domain.model import Notified
+    from csms.services.record_applier import Decoded, triggers
+    from csms.services.site_limit import Need, Trigger
+
+    handlers, charging = smart_handlers()
+    handlers["NotifyEVChargingNeeds"](context(), NEEDS)
+    kind, data = charging.stored[1]
+    decoded = Decoded("e", "t", "CP201", changes=[Notified("CP201", kind, data, NOW, "e:0")])
+    assert triggers([decoded]) == [Trigger("CP201", Need("CP201", 1, NOW, 16, None))]
+
+
+@pytest.mark.parametrize(
+    ("action", "payload", "kind"),
+    [
+        ("NotifyChargingLimit", {"chargingLimit": {"chargingLimitSource": "EMS",
+                                                   "isGridCritical": True}}, "charging_limit"),
+        ("ClearedChargingLimit", {"chargingLimitSource": "SO", "evseId": 1},
+         "charging_limit_cleared"),
+        ("ReportChargingProfiles", {"requestId": 4, "chargingLimitSource": "CSO", "evseId": 1,
+                                    "chargingProfile": [SET_201["chargingProfile"]]},
+         "charging_profiles_report"),
+    ],
+)
+def test_limits_and_reports_are_stored_and_acknowledged(action, payload, kind):
+    handlers, charging = smart_handlers()
+    v201.plugin().schemas.validate_request(action, payload)
+    answer = handlers[action](context(), payload)
+    v201.plugin().schemas.validate_response(action, answer)
+    assert [k for k, _ in charging.stored] == [kind]
+    if action == "ReportChargingProfiles":
+        assert charging.stored[0][1]["profiles"] == [{
+            "id": 3, "evse_id": 1, "purpose": "TxProfile", "stack_level": 2,
+            "transaction_id": "abc-1"}]
