@@ -245,6 +245,9 @@ async def test_site_routes_refuse_what_cannot_be(evented_gateway, fleet):
     status, listed = await asyncio.to_thread(sites.call, "GET", "/v1/sites")
     [yard] = [s for s in listed["items"] if s["site_id"] == "yard"]
     assert (yard["unit"], yard["min_session_limit"]) == ("W", 1380.0)
+    status, patched = await asyncio.to_thread(
+        sites.call, "PATCH", "/v1/sites/yard", {"limit": 63, "unit": "A"})
+    assert status == 200 and (patched["unit"], patched["min_session_limit"]) == ("A", 6.0)
     status, _ = await asyncio.to_thread(
         sites.call, "DELETE", f"/v1/sites/yard/charge-points/{d}")
     assert status == 200

@@ -142,6 +142,10 @@ def install(app: APIGatewayHttpResolver) -> None:
         updated = sites.update(site_id, changes, bootstrap.utc_now())
         if updated is None:
             raise NotFound("no such site")
+        if updated.unit is not site.unit:
+            # Shares in the old unit compare with nothing: every session gets a new one,
+            # as a session that had none would.
+            sites.save_shares(site_id, [])
         if set(changes) - {"name"}:
             _rebalance(tenant_id, site_id)
         return Response(200, "application/json", to_json(site_view(updated, sites)))
