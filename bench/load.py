@@ -138,9 +138,11 @@ def as_connected_before(ids: list[str]) -> int:
     brand-new fleet of thousands connecting at once measures that first-day cost instead
     of the fleet's. Returns how many were marked."""
     from pymongo import MongoClient
+    from pymongo.collection import Collection
 
+    client: MongoClient[dict[str, Any]]
     with MongoClient(MONGODB_URI) as client:
-        registry = client["ocpp_global"]["charge_points"]
+        registry: Collection[dict[str, Any]] = client["ocpp_global"]["charge_points"]
         marked = 0
         for start in range(0, len(ids), 1000):
             marked += registry.update_many(
