@@ -48,6 +48,7 @@ if TYPE_CHECKING:  # adapters import their drivers; load them only when wired
     )
     from csms.services.command_sweep import CommandSweeper
     from csms.services.fleet import FleetService
+    from csms.services.site_limit import SiteLimitController, Trigger
 
 
 def utc_now() -> datetime:
@@ -311,7 +312,36 @@ class Wiring:
 
     @cached_property
     def record_applier(self) -> RecordApplier:
-        return RecordApplier(self.tenant_store, self.directory)
+        return RecordApplier(self.tenant_store, self.directory, site_limits=self._site_change)
+
+    def _site_change(self, tenant_id: str, triggers: Sequence[Trigger]) -> None:
+        # Built on the first session change, not with the applier: most batches have none.
+        controller = self.site_limits
+        if controller is not None:
+            controller.on_stored(tenant_id, triggers)
+
+    @cached_property
+    def site_limits(self) -> SiteLimitController | None:
+        """The site limit controller: sites in MongoDB, SetChargingProfile in the charger's
+        version (2.1's profile has 2.0.1's shape). None when the tenant data is not in
+        MongoDB (a Wiring of fakes has no sites)."""
+        from csms.adapters.mongo import MongoTenantStore
+        from csms.adapters.mongo_sites import MongoSites, sites_database
+        from csms.services.site_limit import SiteLimitController
+        from csms.versions.v16.charging_profiles import build_set_request as set_16
+        from csms.versions.v201.charging_profiles import build_set_request as set_201
+
+        if not isinstance(self.tenant_store, MongoTenantStore):
+            return None
+        mongo = self.mongo
+        return SiteLimitController(
+            sites=lambda tenant_id: MongoSites(sites_database(mongo, tenant_id)),
+            store=self.tenant_store,
+            commands=self.command_service,
+            requests={"ocpp1.6": set_16, "ocpp2.0.1": set_201, "ocpp2.1": set_201},
+            clock=self.clock,
+            records=self.records,
+        )
 
     @cached_property
     def records(self) -> BufferedRecords:
@@ -549,6 +579,10 @@ def message_service() -> MessageService:
 
 def connect_service() -> ConnectService:
     return current().connect_service
+
+
+def site_limits() -> SiteLimitController | None:
+    return current().site_limits
 
 
 def command_sweeper() -> CommandSweeper:

@@ -103,10 +103,13 @@ def check(
     now: datetime | None = None,
     max_stack_level: int | None = None,
     max_schedules: int = 3,
+    absolute_needs_start: bool = True,
 ) -> None:
     """Raise ProfileRuleBroken for the first rule `profile` breaks. `now` checks that the
     profile is still valid; `max_stack_level` is the station's ChargingProfileMaxStackLevel
-    (1.6) or SmartChargingCtrlr.ProfileStackLevel (2.0.1) when known."""
+    (1.6) or SmartChargingCtrlr.ProfileStackLevel (2.0.1) when known. 1.6 lets an
+    Absolute schedule omit startSchedule (it then starts with charging):
+    `absolute_needs_start=False`."""
     if profile.stack_level < 0 or (
         max_stack_level is not None and profile.stack_level > max_stack_level
     ):
@@ -139,7 +142,7 @@ def check(
             "a ChargingStationMaxProfile (ChargePointMaxProfile) applies to evse 0 only",
         )
     _check_validity(profile, now)
-    _check_kind(profile)
+    _check_kind(profile, absolute_needs_start)
     if not 1 <= len(profile.schedules) <= max_schedules:
         raise ProfileRuleBroken(SCHEDULE, f"1 to {max_schedules} charging schedules")
     for schedule in profile.schedules:
@@ -155,7 +158,7 @@ def _check_validity(profile: ChargingProfile, now: datetime | None) -> None:
         raise ProfileRuleBroken(VALIDITY, "validTo is in the past")
 
 
-def _check_kind(profile: ChargingProfile) -> None:
+def _check_kind(profile: ChargingProfile, absolute_needs_start: bool) -> None:
     if profile.kind is Kind.RECURRING and profile.recurrency is None:
         raise ProfileRuleBroken(KIND, "a Recurring profile needs its recurrencyKind")
     if profile.kind is not Kind.RECURRING and profile.recurrency is not None:
@@ -164,7 +167,10 @@ def _check_kind(profile: ChargingProfile) -> None:
         if profile.kind is Kind.RELATIVE and schedule.start_schedule is not None:
             # Relative schedules start with the transaction: a start time contradicts it.
             raise ProfileRuleBroken(KIND, "a Relative profile's schedule has no startSchedule")
-        if profile.kind is not Kind.RELATIVE and schedule.start_schedule is None:
+        needs_start = profile.kind is Kind.RECURRING or (
+            profile.kind is Kind.ABSOLUTE and absolute_needs_start
+        )
+        if needs_start and schedule.start_schedule is None:
             raise ProfileRuleBroken(
                 KIND, f"an {profile.kind.value} profile's schedule needs its startSchedule"
             )

@@ -97,6 +97,9 @@ class CommandVocabulary:
     # Actions whose requests may be too large for one message, by action.
     splittings: Mapping[str, Splitting] = field(default_factory=dict)
     password_change: PasswordChange | None = None
+    # Rules beyond the schema, by action (a charging profile's stack level, say): each
+    # raises OcppError naming the rule a request breaks.
+    checks: Mapping[str, Callable[[dict[str, Any]], None]] = field(default_factory=dict)
 
 
 class PasswordPushUnsupported(UnknownCommand):
@@ -156,6 +159,9 @@ class CommandService:
         if action not in vocabulary.actions:
             raise UnknownCommand(action, version or self._default_version)
         vocabulary.schemas.validate_request(action, payload)
+        check = vocabulary.checks.get(action)
+        if check is not None:
+            check(payload)
 
     def submit(
         self,

@@ -9,7 +9,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from csms.domain import events
 from csms.domain.model import (
@@ -31,11 +31,6 @@ from csms.ports import Directory, EventPublisher, TenantStore
 from csms.protocol.timestamps import format_timestamp, parse_timestamp
 from csms.services.records import encode
 from csms.services.site_limit import Need, Trigger
-
-if TYPE_CHECKING:
-    from csms.bootstrap import Wiring
-    from csms.services.site_limit import SiteLimitController
-
 
 logger = logging.getLogger(__name__)
 
@@ -163,8 +158,7 @@ class RecordApplier:
         self._directory = directory
         self._monotonic = monotonic
         self._tenants: dict[str, tuple[float, Tenant]] = {}
-        # None: the controller of the installed Wiring, found when first needed (until
-        # bootstrap passes it in; see _wired_site_limits).
+        # None: no site limits (bootstrap passes the controller's entry point).
         self._site_limits = site_limits
 
     def tenant(self, tenant_id: str) -> Tenant:
@@ -206,9 +200,8 @@ class RecordApplier:
         if not found:
             return
         try:
-            site_limits = self._site_limits or _wired_site_limits()
-            if site_limits is not None:
-                site_limits(tenant_id, found)
+            if self._site_limits is not None:
+                self._site_limits(tenant_id, found)
         except Exception:
             logger.exception("site limit controller failed", extra={"tenant_id": tenant_id})
 
@@ -250,39 +243,3 @@ class StoreNow:
                 for decoded in decoded_envelopes:
                     for topic, event in self._applier.events(tenant, decoded):
                         self._publisher.publish(topic, event)
-
-
-def site_limit_controller(wiring: Wiring) -> SiteLimitController:
-    """The site limit controller of `wiring`: MongoDB sites, the wiring's command service,
-    SetChargingProfile in 1.6 and 2.0.1 (and 2.1, whose profile has 2.0.1's shape).
-
-    Composition code: it belongs in bootstrap (Wiring.site_limits) and lives here only
-    until bootstrap has it."""
-    from csms.adapters.mongo_sites import MongoSites, sites_database
-    from csms.services.site_limit import SiteLimitController
-    from csms.versions.v16.charging_profiles import build_set_request as set_16
-    from csms.versions.v201.charging_profiles import build_set_request as set_201
-
-    existing: SiteLimitController | None = getattr(wiring, "site_limits", None)
-    if existing is not None:
-        return existing
-    return SiteLimitController(
-        sites=lambda tenant_id: MongoSites(sites_database(wiring.mongo, tenant_id)),
-        store=wiring.tenant_store,
-        commands=wiring.command_service,
-        requests={"ocpp1.6": set_16, "ocpp2.0.1": set_201, "ocpp2.1": set_201},
-        clock=wiring.clock,
-        records=wiring.records,
-    )
-
-
-def _wired_site_limits() -> SiteLimits | None:
-    """The installed Wiring's controller, when its tenant data is in MongoDB (a Wiring of
-    fakes has no sites). Until bootstrap passes `site_limits` to the RecordApplier."""
-    from csms import bootstrap
-    from csms.adapters.mongo import MongoTenantStore
-
-    wiring = bootstrap.current()
-    if not isinstance(wiring.tenant_store, MongoTenantStore):
-        return None
-    return site_limit_controller(wiring).on_stored

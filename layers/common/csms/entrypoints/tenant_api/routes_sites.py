@@ -23,7 +23,6 @@ from csms.entrypoints.tenant_api.models import Limit, Offset
 from csms.entrypoints.tenant_api.models_sites import SiteChargePoints, SiteCreate, SiteUpdate
 from csms.observability import logger
 from csms.services.fleet import Conflict, NotFound
-from csms.services.record_applier import site_limit_controller
 from csms.services.site_limit import Site
 
 Json = dict[str, Any]
@@ -55,7 +54,9 @@ def _rebalance(tenant_id: str, site_id: str) -> None:
     """Divide the site again after the operator changed it. Its failures are logged:
     the change is stored, and the next session start or stop divides again."""
     try:
-        site_limit_controller(bootstrap.current()).rebalance(tenant_id, site_id)
+        controller = bootstrap.site_limits()
+        if controller is not None:
+            controller.rebalance(tenant_id, site_id)
     except Exception:
         logger.exception("site limit: dividing after a change failed",
                          extra={"tenant_id": tenant_id, "site_id": site_id})

@@ -103,6 +103,7 @@ def plugin() -> VersionPlugin:
     from csms.services.commands import CommandVocabulary
     from csms.versions import CentralSystemParts, VersionPlugin
     from csms.versions.v16.central_system import CentralSystem16
+    from csms.versions.v16.charging_profiles import CHECKS
     from csms.versions.v16.command_effects import EFFECTS
 
     schemas = SchemaSet(ocpp_schema_dir(VERSION.schema_dir))
@@ -119,5 +120,6 @@ def plugin() -> VersionPlugin:
             actions=CSMS_INITIATED,
             agreeing_statuses=AGREEING_STATUSES,
             effects=EFFECTS,
+            checks=CHECKS,
         ),
     )

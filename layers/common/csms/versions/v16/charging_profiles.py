@@ -129,7 +129,7 @@ def check_set_request(payload: Payload) -> None:
         if profile.purpose is Purpose.TX and profile.transaction_id is None:
             # Any id stands in for the running transaction: the other rules still apply.
             profile = replace(profile, transaction_id="")
-        check(profile, max_schedules=1)
+        check(profile, max_schedules=1, absolute_needs_start=False)
     except ProfileRuleBroken as broken:
         raise OcppError(ErrorKind.PROPERTY_CONSTRAINT_VIOLATION, str(broken)) from None
 

@@ -83,6 +83,7 @@ def plugin() -> VersionPlugin:
     from csms.versions import CentralSystemParts, VersionPlugin
     from csms.versions.v21.central_system import CentralSystem21
     from csms.versions.v21.command_effects import EFFECTS, PASSWORD_CHANGE, SPLITTINGS
+    from csms.versions.v201.smart_charging import CHECKS
 
     schemas = SchemaSet(ocpp_schema_dir(VERSION.schema_dir), request_suffix="Request")
 
@@ -100,5 +101,6 @@ def plugin() -> VersionPlugin:
             effects=EFFECTS,
             splittings=SPLITTINGS,
             password_change=PASSWORD_CHANGE,
+            checks=CHECKS,
         ),
     )
