@@ -1,0 +1,73 @@
+"""Pure parts of the OCPP 2.0.1 blocks: firmware requests per version, monitors made by
+SetVariableMonitoring, report criteria, data transfer endpoints and signatures."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+from datetime import UTC, datetime
+
+import pytest
+from csms.domain.data_transfer import (
+    BadEndpoint,
+    HandlerMode,
+    VendorHandler,
+    check_endpoint,
+    signature,
+)
+from csms.domain.diagnostics import accepted_monitors, asks_for_every_monitor
+from csms.domain.display_messages import asks_for_all
+from csms.domain.firmware import FirmwareImage, update_request, update_summary
+
+AT = datetime(2026, 12, 1, 3, 0, tzinfo=UTC)
+SIGNED = FirmwareImage("https://fw/x.bin", AT, signing_certificate="PEM", signature="SIG",
+                       retries=2)
+
+
+def test_a_signed_image_goes_as_each_version_takes_it():
+    action, payload = update_request(SIGNED, 9, "ocpp2.0.1")
+    assert action == "UpdateFirmware"
+    assert payload == {"requestId": 9, "retries": 2, "firmware": {
+        "location": "https://fw/x.bin", "retrieveDateTime": "2026-12-01T03:00:00Z",
+        "signingCertificate": "PEM", "signature": "SIG"}}
+    assert update_request(SIGNED, 9, "ocpp1.6")[0] == "SignedUpdateFirmware"
+    plain = FirmwareImage("ftp://fw/x.bin", AT)
+    assert update_request(plain, 9, "ocpp1.6") == (
+        "UpdateFirmware", {"location": "ftp://fw/x.bin", "retrieveDate": "2026-12-01T03:00:00Z"})
+    assert update_summary(update_request(plain, 9, "ocpp1.6")[1])["request_id"] is None
+    assert update_summary(payload)["signed"] is True
+
+
+def test_accepted_monitors_take_the_chargers_ids_and_the_requested_values():
+    where = {"component": {"name": "EVSE"}, "variable": {"name": "Power"}}
+    request = {"setMonitoringData": [
+        {"value": 1.5, "type": "Delta", "severity": 3, **where},
+        {"value": 9, "type": "UpperThreshold", "severity": 1, **where}]}
+    response = {"setMonitoringResult": [
+        {"id": 4, "status": "Accepted", "type": "Delta", "severity": 3, **where},
+        {"status": "Rejected", "type": "UpperThreshold", "severity": 1, **where}]}
+    assert accepted_monitors(request, response) == [
+        {"id": 4, "type": "Delta", "severity": 3, "value": 1.5, "transaction": False, **where}]
+
+
+def test_only_reports_without_criteria_ask_for_everything():
+    assert asks_for_every_monitor({"requestId": 1})
+    assert not asks_for_every_monitor({"requestId": 1, "monitoringCriteria": ["DeltaMonitoring"]})
+    assert asks_for_all({"requestId": 1})
+    assert not asks_for_all({"requestId": 1, "priority": "InFront"})
+
+
+def test_endpoints_are_https_or_this_machine():
+    assert check_endpoint("https://hooks.example.com/dt")
+    assert check_endpoint("http://127.0.0.1:8080/dt")
+    for bad in ("http://example.com/dt", "ftp://example.com", "https:///nohost", "file:///x"):
+        with pytest.raises(BadEndpoint):
+            check_endpoint(bad)
+
+
+def test_the_signature_is_an_hmac_of_the_body_and_message_ids_filter():
+    assert signature("k", b"body") == "sha256=" + hmac.new(
+        b"k", b"body", hashlib.sha256).hexdigest()
+    handler = VendorHandler("v", HandlerMode.STORE, message_ids=("A",))
+    assert handler.knows("A") and not handler.knows(None) and not handler.knows("B")
+    assert VendorHandler("v", HandlerMode.STORE).knows(None)
