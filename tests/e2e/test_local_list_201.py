@@ -120,3 +120,25 @@ async def test_a_16_charger_gets_no_local_list_push(gateway, fleet, operator):
     async with connected(gateway, cp_id):
         reply = await post(operator, f"/v1/charge-points/{cp_id}/local-list", {})
     assert reply.status == 422, reply.text
+
+
+async def test_a_station_out_of_step_gets_the_full_list_when_a_differential_is_asked(
+    gateway, fleet, operator
+):
+    cp_id = fleet.add_charge_point("LLRESYNC")
+    async with station(gateway, cp_id) as cs:
+        first = await post(operator, f"/v1/charge-points/{cp_id}/local-list",
+                           {"update_type": "Differential"}, wait=10)
+        # The station lost its list (a factory reset): it reports version 0.
+        cs.answers["GetLocalListVersion"] = lambda _: {"versionNumber": 0}
+        await command(operator, cp_id, "GetLocalListVersion", {}, wait=10)
+        again = await post(operator, f"/v1/charge-points/{cp_id}/local-list",
+                           {"update_type": "Differential"}, wait=10)
+
+    assert first.json["status"] == again.json["status"] == "completed", again.text
+    sent = cs.asked("SendLocalList")
+    # Never sent a list: Full at once; out of step: Full again, at the next version.
+    assert [(p["versionNumber"], p["updateType"]) for p in sent] == [(1, "Full"), (2, "Full")]
+    assert len(sent[1]["localAuthorizationList"]) == len(sent[0]["localAuthorizationList"])
+    kept = operator.get(f"/v1/charge-points/{cp_id}/local-list").json
+    assert (kept["version"], kept["reported_version"], kept["in_sync"]) == (2, 2, True)

@@ -80,3 +80,17 @@ def test_send_local_list_goes_out_in_parts_with_rising_versions():
     assert sum(len(p["localAuthorizationList"]) for p in by_bytes) == 5
     merge = SPLITTINGS["SendLocalList"].merge
     assert merge([{"status": "Accepted"}, {"status": "Failed"}]) == {"status": "Failed"}
+
+
+def test_items_per_message_may_be_reported_the_device_model_way():
+    split = SPLITTINGS["SendLocalList"].split
+    payload = {"versionNumber": 1, "updateType": "Full",
+               "localAuthorizationList": [entry(str(i)) for i in range(3)]}
+
+    def lookup(key: VariableKey):
+        if (key.component, key.variable, key.variable_instance) == (
+                "DeviceModelCtrlr", "ItemsPerMessage", "SendLocalList"):
+            return VariableAttribute(key, NOW, "Actual", "2")
+        return None
+
+    assert [len(p["localAuthorizationList"]) for p in split(payload, lookup)] == [2, 1]

@@ -336,7 +336,8 @@ class LocalAuthLists(Protocol):
         entries: Sequence[dict[str, Any]],
         at: datetime,
     ) -> None:
-        """An accepted SendLocalList (or one accepted part of it)."""
+        """An accepted SendLocalList (or one accepted part of it): the charger's list is
+        at `version` now."""
 
     def reported(self, charge_point_id: str, version: int, at: datetime) -> None:
         """The version the charger reported (GetLocalListVersion)."""

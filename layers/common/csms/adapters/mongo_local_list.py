@@ -41,7 +41,9 @@ class MongoLocalLists:
         result = applied(known, full, entries)
         self._c.update_one(
             {"_id": charge_point_id},
-            {"$set": {"version": version, "entries": list(result.values()), "updated_at": at}},
+            # The charger accepting the update says its list is at this version now.
+            {"$set": {"version": version, "entries": list(result.values()), "updated_at": at,
+                      "reported_version": version, "reported_at": at}},
             upsert=True,
         )
 

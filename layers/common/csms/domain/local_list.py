@@ -25,7 +25,8 @@ DEFAULT_TOKEN_TYPE = "ISO14443"
 @dataclass(frozen=True)
 class LocalList:
     """What the CSMS knows of one charger's list: the version and entries of its accepted
-    updates, and the version the charger itself reported last (GetLocalListVersion)."""
+    updates, and the version the charger itself stated last (accepting an update, or
+    answering GetLocalListVersion)."""
 
     charge_point_id: str
     version: int = 0

@@ -38,8 +38,10 @@ class LocalListService:
         data = self._store.for_tenant(tenant_id)
         current = data.local_lists.get(charge_point_id)
         desired = desired_entries(data.local_lists.tenant_id_tags(), self._clock())
-        if update_type == FULL or current is None:
-            # A charger never sent a list gets the whole of it, whatever was asked.
+        if update_type == FULL or current is None or current.in_sync is False:
+            # A charger never sent a list gets the whole of it, whatever was asked; so
+            # does one whose reported version is not the one sent (its list was changed
+            # elsewhere, or an update was lost): a differential needs a known base.
             entries = list(desired.values())
             update_type = FULL
         else:

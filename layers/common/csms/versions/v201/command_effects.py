@@ -389,7 +389,12 @@ def _size(payload: Payload) -> int:
 
 
 def _split_local_list(payload: Payload, lookup: VariableLookup) -> list[Payload]:
-    items = _local_list_limit(lookup, ITEMS_PER_MESSAGE)
+    # LocalAuthListCtrlr.ItemsPerMessage is the 2.0.1 name; some stations report it the
+    # way they report the other limits (DeviceModelCtrlr.ItemsPerMessage[SendLocalList],
+    # ItemsPerMessageSendLocalList).
+    items = _local_list_limit(lookup, ITEMS_PER_MESSAGE) or _items_per_message(
+        lookup, "SendLocalList"
+    )
     max_bytes = _local_list_limit(lookup, "BytesPerMessage")
     entries = payload.get(LOCAL_LIST_ENTRIES, [])
     groups: list[list[Payload]] = [[]]
