@@ -4,13 +4,18 @@ the tests, out of the Lambda layer)."""
 from __future__ import annotations
 
 from collections.abc import Sequence
+from copy import deepcopy
 from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any
 
 from csms.domain.charger_transactions import ChargerTransaction, TransactionEventData, applied
 from csms.domain.commands import Command, CommandStatus, Taken
+from csms.domain.data_transfer import VendorHandler
 from csms.domain.device_model import ACTUAL, VariableAttribute, VariableKey
+from csms.domain.display_messages import DisplayMessage
+from csms.domain.local_list import LocalList, entry_key
+from csms.domain.local_list import applied as list_applied
 from csms.domain.model import (
     AuthorizationStatus,
     Booted,
@@ -31,6 +36,9 @@ from csms.domain.model import (
     Transaction,
     TransactionStatus,
 )
+from csms.domain.reservations import EvseReservation, ReservationState
+
+Doc = dict[str, Any]
 
 
 class MemoryConnectionRegistry:
@@ -258,6 +266,9 @@ class MemoryChargePointState:
     def __init__(self, messages: MemoryMessageLog | None = None) -> None:
         self.state: dict[str, dict[str, Any]] = {}
         self.notifications: list[tuple[str, str, dict[str, Any]]] = []
+        # The `notifications` history as MongoDB keeps it (with times, once per record
+        # id): what Diagnostics.charger_events reads.
+        self.history: dict[str, Doc] = {}
         # The tenant's message log: what each charger sent, and when (as in MongoDB).
         self._messages = messages if messages is not None else MemoryMessageLog()
 
@@ -319,14 +330,56 @@ class MemoryChargePointState:
                 state["connection_status"] = change.status
             else:
                 self.notifications.append((change.charge_point_id, change.kind, change.data))
+                self.history.setdefault(change.record_id, {
+                    "charge_point_id": change.charge_point_id, "kind": change.kind,
+                    "data": change.data, "timestamp": change.at,
+                })
+
+
+class MemoryReservationRecords:
+    """The `reservations` documents both versions' stores share, keyed (charger, id):
+    a 1.6 reservation is one the 2.0.1 store lists and expires, as in MongoDB."""
+
+    def __init__(self) -> None:
+        self.docs: dict[tuple[str, int], Doc] = {}
 
 
 class MemoryReservations:
-    def __init__(self) -> None:
-        self.reservations: dict[tuple[str, int], Reservation] = {}
+    def __init__(self, records: MemoryReservationRecords | None = None) -> None:
+        self._records = records if records is not None else MemoryReservationRecords()
+
+    @property
+    def reservations(self) -> dict[tuple[str, int], Reservation]:
+        """The records as 1.6 sees them, for tests to inspect; one ended in a state 1.6
+        has no name for (Expired, Removed) is left out."""
+        known = {s.value for s in ReservationStatus}
+        return {
+            key: Reservation(
+                reservation_id=d["reservation_id"],
+                charge_point_id=d["charge_point_id"],
+                connector_id=d["connector_id"],
+                id_tag=d["id_tag"],
+                expiry_date=d["expiry_date"],
+                parent_id_tag=d.get("parent_id_tag"),
+                status=ReservationStatus(d["status"]),
+                transaction_id=d.get("transaction_id"),
+            )
+            for key, d in self._records.docs.items()
+            if d["status"] in known
+        }
 
     def put(self, reservation: Reservation) -> None:
-        self.reservations[(reservation.charge_point_id, reservation.reservation_id)] = reservation
+        # ReserveNow with a known id replaces that reservation (OCPP 1.6, 5.13).
+        self._records.docs[(reservation.charge_point_id, reservation.reservation_id)] = {
+            "reservation_id": reservation.reservation_id,
+            "charge_point_id": reservation.charge_point_id,
+            "connector_id": reservation.connector_id,
+            "id_tag": reservation.id_tag,
+            "expiry_date": reservation.expiry_date,
+            "parent_id_tag": reservation.parent_id_tag,
+            "status": reservation.status.value,
+            "transaction_id": reservation.transaction_id,
+        }
 
     def set_status(
         self,
@@ -335,13 +388,95 @@ class MemoryReservations:
         status: ReservationStatus,
         transaction_id: int | None = None,
     ) -> bool:
-        key = (charge_point_id, reservation_id)
-        if key not in self.reservations:
+        doc = self._records.docs.get((charge_point_id, reservation_id))
+        if doc is None:
             return False
-        self.reservations[key] = replace(
-            self.reservations[key], status=status, transaction_id=transaction_id
-        )
+        doc["status"] = status.value
+        if transaction_id is not None:  # as MongoDB: None leaves the stored one
+            doc["transaction_id"] = transaction_id
         return True
+
+
+class MemoryEvseReservations:
+    def __init__(self, records: MemoryReservationRecords | None = None) -> None:
+        self._records = records if records is not None else MemoryReservationRecords()
+        self.counters: dict[str, int] = {}  # charger -> last reservation id handed out
+
+    def put(self, reservation: EvseReservation) -> None:
+        # ReserveNow with a known id replaces that reservation (2.0.1 H01.FR.02).
+        self._records.docs[(reservation.charge_point_id, reservation.reservation_id)] = {
+            "reservation_id": reservation.reservation_id,
+            "charge_point_id": reservation.charge_point_id,
+            "connector_id": reservation.connector_id,
+            "evse_id": reservation.evse_id,
+            "id_tag": reservation.id_tag,
+            "id_token_type": reservation.id_token_type,
+            "parent_id_tag": reservation.parent_id_tag,
+            "connector_type": reservation.connector_type,
+            "expiry_date": reservation.expiry_date,
+            "status": reservation.status.value,
+            "transaction_id": reservation.transaction_id,
+            "ocpp_version": reservation.ocpp_version,
+            "ended_at": reservation.ended_at,
+        }
+
+    def get(self, charge_point_id: str, reservation_id: int) -> EvseReservation | None:
+        doc = self._records.docs.get((charge_point_id, reservation_id))
+        return _evse_reservation(doc) if doc else None
+
+    def end(
+        self,
+        charge_point_id: str,
+        reservation_id: int,
+        status: ReservationState,
+        at: datetime,
+        transaction_id: int | str | None = None,
+    ) -> EvseReservation | None:
+        doc = self._records.docs.get((charge_point_id, reservation_id))
+        # Only an active one ends: of two enders (use, expiry), one gets it.
+        if doc is None or doc["status"] != ReservationState.ACTIVE.value:
+            return None
+        doc.update(status=status.value, ended_at=at)
+        if transaction_id is not None:
+            doc["transaction_id"] = transaction_id
+        return _evse_reservation(doc)
+
+    def due(self, now: datetime, limit: int) -> list[EvseReservation]:
+        due = [d for d in self._records.docs.values()
+               if d["status"] == ReservationState.ACTIVE.value and d["expiry_date"] <= now]
+        due.sort(key=lambda d: d["expiry_date"])
+        return [_evse_reservation(d) for d in due[:limit]]
+
+    def active(self, charge_point_id: str) -> list[EvseReservation]:
+        mine = [d for d in self._records.docs.values()
+                if d["charge_point_id"] == charge_point_id
+                and d["status"] == ReservationState.ACTIVE.value]
+        mine.sort(key=lambda d: d["expiry_date"])
+        return [_evse_reservation(d) for d in mine]
+
+    def next_id(self, charge_point_id: str) -> int:
+        # A counter per charger, from 1, as MongoDB's `counters` document.
+        self.counters[charge_point_id] = self.counters.get(charge_point_id, 0) + 1
+        return self.counters[charge_point_id]
+
+
+def _evse_reservation(doc: Doc) -> EvseReservation:
+    # 1.6 records have a connector and no EVSE; connector 0 is the whole station.
+    evse_id = doc.get("evse_id", doc.get("connector_id"))
+    return EvseReservation(
+        reservation_id=doc["reservation_id"],
+        charge_point_id=doc["charge_point_id"],
+        evse_id=evse_id or None,
+        id_tag=doc["id_tag"],
+        expiry_date=doc["expiry_date"],
+        id_token_type=doc.get("id_token_type"),
+        parent_id_tag=doc.get("parent_id_tag"),
+        connector_type=doc.get("connector_type"),
+        status=ReservationState(doc.get("status", ReservationState.ACTIVE.value)),
+        transaction_id=doc.get("transaction_id"),
+        ocpp_version=doc.get("ocpp_version") or "ocpp1.6",
+        ended_at=doc.get("ended_at"),
+    )
 
 
 class MemoryChargingProfiles:
@@ -599,6 +734,346 @@ class MemoryDeviceModel:
         return self.attributes.get((charge_point_id, key.path, attribute_type))
 
 
+class MemoryLocalAuthLists:
+    def __init__(self, id_tags: MemoryIdTags | None = None) -> None:
+        self.docs: dict[str, Doc] = {}  # charger -> its list document
+        # The tenant's id tokens, which every list is made of (the `id_tags` collection).
+        self._id_tags = id_tags if id_tags is not None else MemoryIdTags()
+
+    def get(self, charge_point_id: str) -> LocalList | None:
+        doc = self.docs.get(charge_point_id)
+        return _local_list(charge_point_id, doc) if doc is not None else None
+
+    def apply(
+        self,
+        charge_point_id: str,
+        version: int,
+        full: bool,
+        entries: Sequence[dict[str, Any]],
+        at: datetime,
+    ) -> None:
+        current = self.get(charge_point_id)
+        known = current.entries if current is not None else {}
+        result = list_applied(known, full, deepcopy(list(entries)))
+        self.docs.setdefault(charge_point_id, {}).update(
+            version=version, entries=list(result.values()), updated_at=at
+        )
+
+    def reported(self, charge_point_id: str, version: int, at: datetime) -> None:
+        self.docs.setdefault(charge_point_id, {}).update(
+            reported_version=version, reported_at=at
+        )
+
+    def all(self, limit: int, offset: int) -> list[LocalList]:
+        page = sorted(self.docs.items())[offset : offset + limit]
+        # Entries left out, as MongoDB's projection does.
+        return [_local_list(cp, {k: v for k, v in doc.items() if k != "entries"})
+                for cp, doc in page]
+
+    def tenant_id_tags(self) -> list[IdTag]:
+        return [tag for _, tag in sorted(self._id_tags.tags.items())]
+
+
+def _local_list(charge_point_id: str, doc: Doc) -> LocalList:
+    entries = deepcopy(doc.get("entries") or [])
+    return LocalList(
+        charge_point_id=charge_point_id,
+        version=doc.get("version", 0),
+        entries={entry_key(entry): entry for entry in entries},
+        updated_at=doc.get("updated_at"),
+        reported_version=doc.get("reported_version"),
+        reported_at=doc.get("reported_at"),
+    )
+
+
+class MemoryDisplayMessages:
+    def __init__(self) -> None:
+        self.docs: dict[tuple[str, int], Doc] = {}  # (charger, message id) -> document
+
+    def put(
+        self,
+        charge_point_id: str,
+        message: dict[str, Any],
+        at: datetime,
+        source: str,
+        request_id: int | None = None,
+    ) -> None:
+        # A message with a known id replaces the old one (O01: ids are the CSMS's to pick).
+        self.docs[(charge_point_id, message["id"])] = {
+            "message": deepcopy(message), "updated_at": at, "source": source,
+            "request_id": request_id,
+        }
+
+    def remove(self, charge_point_id: str, message_id: int) -> bool:
+        return self.docs.pop((charge_point_id, message_id), None) is not None
+
+    def keep_only(self, charge_point_id: str, request_id: int) -> int:
+        doomed = [key for key, d in self.docs.items()
+                  if key[0] == charge_point_id and d["request_id"] != request_id]
+        for key in doomed:
+            del self.docs[key]
+        return len(doomed)
+
+    def of(self, charge_point_id: str) -> list[DisplayMessage]:
+        return [
+            DisplayMessage(cp, message_id, deepcopy(d["message"]), d["updated_at"],
+                           d["source"], d["request_id"])
+            for (cp, message_id), d in sorted(self.docs.items(), key=lambda kv: kv[0][1])
+            if cp == charge_point_id
+        ]
+
+
+class MemoryDiagnostics:
+    def __init__(self, charge_points: MemoryChargePointState | None = None) -> None:
+        self.logs_by_key: dict[tuple[str, int], Doc] = {}
+        self.monitors_by_key: dict[tuple[str, int], Doc] = {}
+        self.customer: dict[tuple[str, int], Doc] = {}
+        # NotifyEvent is stored by the record applier in the charge point state's history.
+        self._charge_points = (
+            charge_points if charge_points is not None else MemoryChargePointState()
+        )
+
+    # GetLog and LogStatusNotification
+
+    def log_requested(
+        self, charge_point_id: str, request: dict[str, Any], response: dict[str, Any],
+        at: datetime,
+    ) -> None:
+        doc = self.logs_by_key.setdefault(
+            (charge_point_id, request["requestId"]), {"history": []}
+        )
+        doc.update(
+            charge_point_id=charge_point_id,
+            request_id=request["requestId"],
+            log_type=request["logType"],
+            remote_location=request["log"]["remoteLocation"],
+            filename=response.get("filename"),
+            status=response["status"],
+            requested_at=at,
+            updated_at=at,
+        )
+
+    def log_status(
+        self, charge_point_id: str, request_id: int | None, status: str, at: datetime
+    ) -> dict[str, Any] | None:
+        # Without a requestId (allowed for Idle), the charger's latest request is meant.
+        mine = [d for (cp, rid), d in self.logs_by_key.items()
+                if cp == charge_point_id and (request_id is None or rid == request_id)]
+        if not mine:
+            return None
+        doc = max(mine, key=lambda d: d["requested_at"])
+        doc.update(status=status, updated_at=at)
+        doc["history"].append({"status": status, "at": at})
+        return deepcopy(doc)
+
+    def logs(self, charge_point_id: str, limit: int, offset: int) -> list[dict[str, Any]]:
+        mine = [d for (cp, _), d in self.logs_by_key.items() if cp == charge_point_id]
+        mine.sort(key=lambda d: d["requested_at"], reverse=True)
+        return deepcopy(mine[offset : offset + limit])
+
+    # Variable monitors
+
+    def put_monitors(
+        self, charge_point_id: str, monitors: Sequence[dict[str, Any]], at: datetime,
+        request_id: int | None = None,
+    ) -> None:
+        for item in monitors:
+            self.monitors_by_key[(charge_point_id, item["id"])] = {
+                **deepcopy(item), "charge_point_id": charge_point_id, "updated_at": at,
+                "request_id": request_id,
+            }
+
+    def remove_monitors(self, charge_point_id: str, ids: Sequence[int]) -> int:
+        # set(): an id named twice is one monitor removed, as with MongoDB's $in.
+        return sum(self.monitors_by_key.pop((charge_point_id, i), None) is not None
+                   for i in set(ids))
+
+    def keep_reported_monitors(self, charge_point_id: str, request_id: int) -> int:
+        doomed = [key for key, d in self.monitors_by_key.items()
+                  if key[0] == charge_point_id and d["request_id"] != request_id]
+        for key in doomed:
+            del self.monitors_by_key[key]
+        return len(doomed)
+
+    def monitors(self, charge_point_id: str) -> list[dict[str, Any]]:
+        mine = [d for (cp, _), d in self.monitors_by_key.items() if cp == charge_point_id]
+        return deepcopy(sorted(mine, key=lambda d: d["id"]))
+
+    # NotifyEvent, as the record applier stored it
+
+    def charger_events(
+        self, charge_point_id: str, limit: int, offset: int
+    ) -> list[dict[str, Any]]:
+        events = [d for d in self._charge_points.history.values()
+                  if d["charge_point_id"] == charge_point_id and d["kind"] == "event"]
+        events.sort(key=lambda d: d["timestamp"], reverse=True)
+        return [{"received_at": d["timestamp"], **deepcopy(d["data"])}
+                for d in events[offset : offset + limit]]
+
+    # CustomerInformation and NotifyCustomerInformation
+
+    def customer_information_requested(
+        self, charge_point_id: str, request: dict[str, Any], at: datetime
+    ) -> None:
+        doc = self.customer.setdefault(
+            (charge_point_id, request["requestId"]), {"parts": [], "complete": False}
+        )
+        doc.update(charge_point_id=charge_point_id, request_id=request["requestId"],
+                   request=deepcopy(request), requested_at=at)
+
+    def customer_information_part(
+        self, charge_point_id: str, request_id: int, seq_no: int, data: str, last: bool,
+        at: datetime,
+    ) -> dict[str, Any] | None:
+        # Parts may come before the request is stored: the document is made by either.
+        doc = self.customer.setdefault((charge_point_id, request_id), {})
+        doc.update(charge_point_id=charge_point_id, request_id=request_id, updated_at=at)
+        # A redelivered part replaces its earlier copy.
+        parts = [p for p in doc.get("parts", []) if p["seq_no"] != seq_no]
+        parts.append({"seq_no": seq_no, "data": data, "last": last})
+        doc["parts"] = parts
+        ordered = sorted(parts, key=lambda p: p["seq_no"])
+        ends = [p["seq_no"] for p in ordered if p["last"]]
+        if not ends or [p["seq_no"] for p in ordered] != list(range(ends[0] + 1)):
+            return None  # the last part or one before it is still on its way
+        if doc.get("complete") is True:
+            return None  # a retried last part: the whole was returned once already
+        doc.update(complete=True, data="".join(p["data"] for p in ordered), completed_at=at)
+        return deepcopy(doc)
+
+    def customer_information(
+        self, charge_point_id: str, request_id: int
+    ) -> dict[str, Any] | None:
+        doc = self.customer.get((charge_point_id, request_id))
+        return deepcopy(doc) if doc is not None else None
+
+
+class MemoryDataTransfers:
+    def __init__(self) -> None:
+        self.vendors: dict[str, VendorHandler] = {}
+        self.received: list[Doc] = []  # the `data_transfers` documents, in arrival order
+
+    def handler(self, vendor_id: str) -> VendorHandler | None:
+        return self.vendors.get(vendor_id)
+
+    def put_handler(self, handler: VendorHandler) -> None:
+        self.vendors[handler.vendor_id] = handler
+
+    def delete_handler(self, vendor_id: str) -> bool:
+        return self.vendors.pop(vendor_id, None) is not None
+
+    def handlers(self) -> list[VendorHandler]:
+        return [h for _, h in sorted(self.vendors.items())]
+
+    def record(self, charge_point_id: str, entry: dict[str, Any], at: datetime) -> None:
+        self.received.append(
+            {**deepcopy(entry), "charge_point_id": charge_point_id, "received_at": at}
+        )
+
+    def messages(
+        self, charge_point_id: str, limit: int, offset: int
+    ) -> list[dict[str, Any]]:
+        mine = [d for d in self.received if d["charge_point_id"] == charge_point_id]
+        mine.sort(key=lambda d: d["received_at"], reverse=True)
+        return deepcopy(mine[offset : offset + limit])
+
+
+class MemoryFirmware:
+    def __init__(self) -> None:
+        self.docs: dict[str, Doc] = {}  # charger -> {update, publication, last_status}
+        self.rollouts_by_id: dict[str, Doc] = {}
+        self.last_request_id = 0
+
+    def update_requested(
+        self, charge_point_id: str, summary: dict[str, Any], at: datetime
+    ) -> None:
+        # A new update starts a new history: the statuses belong to one request.
+        self.docs.setdefault(charge_point_id, {})["update"] = {
+            **deepcopy(summary), "status": "Requested", "requested_at": at,
+            "updated_at": at, "history": [],
+        }
+
+    def update_status(
+        self, charge_point_id: str, status: str, request_id: int | None, at: datetime
+    ) -> dict[str, Any] | None:
+        update = self.docs.get(charge_point_id, {}).get("update")
+        found = None
+        if update is not None and (request_id is None or update.get("request_id") == request_id):
+            update.update(status=status, updated_at=at)
+            update["history"].append({"status": status, "at": at})
+            found = deepcopy(update)
+        # Kept in any case: the charger's latest word on its firmware.
+        self.last_status(charge_point_id, status, request_id, at)
+        return found
+
+    def last_status(
+        self, charge_point_id: str, status: str, request_id: int | None, at: datetime
+    ) -> None:
+        self.docs.setdefault(charge_point_id, {})["last_status"] = {
+            "status": status, "request_id": request_id, "at": at,
+        }
+
+    def publish_requested(
+        self, charge_point_id: str, request: dict[str, Any], at: datetime
+    ) -> None:
+        self.docs.setdefault(charge_point_id, {})["publication"] = {
+            "request_id": request["requestId"], "location": request["location"],
+            "checksum": request["checksum"], "status": "Requested", "locations": [],
+            "requested_at": at, "updated_at": at, "history": [],
+        }
+
+    def publish_status(
+        self, charge_point_id: str, status: str, request_id: int | None,
+        locations: list[str], at: datetime,
+    ) -> dict[str, Any] | None:
+        publication = self.docs.get(charge_point_id, {}).get("publication")
+        if publication is None or (
+            request_id is not None and publication.get("request_id") != request_id
+        ):
+            return None
+        publication.update(status=status, updated_at=at)
+        if locations:  # a status without locations keeps the ones reported before
+            publication["locations"] = list(locations)
+        publication["history"].append({"status": status, "at": at})
+        return deepcopy(publication)
+
+    def unpublished(self, charge_point_id: str, checksum: str, at: datetime) -> None:
+        publication = self.docs.get(charge_point_id, {}).get("publication")
+        if publication is None or publication.get("checksum") != checksum:
+            return  # no upsert: a different (or no) publication is left alone
+        publication.update(status="Unpublished", updated_at=at, locations=[])
+        publication["history"].append({"status": "Unpublished", "at": at})
+
+    def of(self, charge_point_id: str) -> dict[str, Any] | None:
+        doc = self.docs.get(charge_point_id)
+        return deepcopy(doc) if doc is not None else None
+
+    def of_many(self, charge_point_ids: list[str]) -> dict[str, dict[str, Any]]:
+        return {cp: deepcopy(self.docs[cp]) for cp in charge_point_ids if cp in self.docs}
+
+    def next_request_id(self) -> int:
+        # One counter per tenant, from 1, as MongoDB's `counters` document.
+        self.last_request_id += 1
+        return self.last_request_id
+
+    def add_rollout(self, rollout: dict[str, Any]) -> None:
+        # insert_one: a rollout id stored already is an error (duplicate _id).
+        if rollout["rollout_id"] in self.rollouts_by_id:
+            raise ValueError(f"rollout {rollout['rollout_id']} exists already")
+        self.rollouts_by_id[rollout["rollout_id"]] = deepcopy(rollout)
+
+    def rollout(self, rollout_id: str) -> dict[str, Any] | None:
+        doc = self.rollouts_by_id.get(rollout_id)
+        return deepcopy(doc) if doc is not None else None
+
+    def rollouts(self, limit: int, offset: int) -> list[dict[str, Any]]:
+        newest = sorted(self.rollouts_by_id.values(), key=lambda d: d["created_at"],
+                        reverse=True)
+        # The per-charger list is left out of the listing, as MongoDB's projection does.
+        return [{k: deepcopy(v) for k, v in d.items() if k != "chargers"}
+                for d in newest[offset : offset + limit]]
+
+
 class MemoryTenantData:
     def __init__(self) -> None:
         self.messages = MemoryMessageLog()
@@ -608,10 +1083,18 @@ class MemoryTenantData:
         self.meter_values = MemoryMeterValues()
         self.sessions = MemorySessions()
         self.commands = MemoryCommandLog()
-        self.reservations = MemoryReservations()
+        # One `reservations` store for both versions, as in MongoDB.
+        reservation_records = MemoryReservationRecords()
+        self.reservations = MemoryReservations(reservation_records)
         self.charging_profiles = MemoryChargingProfiles()
         self.device_model = MemoryDeviceModel()
         self.charger_transactions = MemoryChargerTransactions()
+        self.local_lists = MemoryLocalAuthLists(self.id_tags)
+        self.evse_reservations = MemoryEvseReservations(reservation_records)
+        self.display_messages = MemoryDisplayMessages()
+        self.diagnostics = MemoryDiagnostics(self.charge_points)
+        self.data_transfers = MemoryDataTransfers()
+        self.firmware = MemoryFirmware()
 
     def ensure_indexes(self) -> None:
         """Nothing to index; the tenant API calls this when it creates a tenant."""
