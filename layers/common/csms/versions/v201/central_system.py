@@ -24,6 +24,7 @@ from csms.services.firmware import FirmwareService
 from csms.services.provisioning import ProvisioningService
 from csms.services.reservations import ReservationService
 from csms.services.transaction_events import TransactionEventService
+from csms.versions.v201 import smart_charging
 
 if TYPE_CHECKING:
     from csms.versions import CentralSystemParts
@@ -66,6 +67,7 @@ class CentralSystem201:
     def __init__(self, parts: CentralSystemParts) -> None:
         if parts.store is None or parts.records is None:
             raise ValueError("OCPP 2.0.1 needs the tenant store and the records")
+        self._parts = parts
         self._charging = parts.charging
         self._clock = parts.clock
         self._heartbeat_interval = parts.heartbeat_interval
@@ -103,6 +105,9 @@ class CentralSystem201:
         }
         for action, kind in NOTIFICATIONS.items():
             own[action] = _Stored(self, kind, {})
+        # K: charging limits, profile reports and EV charging needs (which the site
+        # limit controller uses).
+        own.update(smart_charging.handlers(self._parts))
         return {action: self._registered(action, handler) for action, handler in own.items()}
 
     def _registered(self, action: str, handler: Handler) -> Handler:
@@ -282,8 +287,8 @@ class CentralSystem201:
         return {}
 
     def on_notify_customer_information(self, ctx: CallContext, payload: Payload) -> Payload:
-        # The report is about a driver: kept in its own collection, not the
-        # notifications every reader of the charge point sees.
+        # Assembled in its own collection (parts may arrive in any order); the frames
+        # themselves are in the message log like every other.
         self._diagnostics.customer_information(
             ctx.tenant_id, ctx.charge_point_id, payload["requestId"], payload["seqNo"],
             payload["data"], payload.get("tbc", False), ctx.received_at)
