@@ -32,8 +32,8 @@ def install(app: APIGatewayHttpResolver) -> None:
 
     def answered(tenant_id: str, command: Command, wait: float) -> Response[str]:
         if wait > 0 and not command.final:
-            command = bootstrap.command_service().wait(tenant_id, command.command_id, wait) \
-                or command
+            waited = bootstrap.command_service().wait(tenant_id, command.command_id, wait)
+            command = waited or command
         return Response(
             status_code=200 if command.final else 202,
             content_type="application/json",
