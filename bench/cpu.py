@@ -45,6 +45,8 @@ def _name(pid: int) -> str:
         return str(pid)
     words = [a.decode(errors="replace") for a in argv if a]
     text = " ".join(words)
+    if "lambda_worker" in text:  # a function's "container": python -m ... <function>
+        return words[-1]
     for key, label in (
         ("localstack", "localstack"),
         ("redis-server", "redis"),
@@ -52,7 +54,6 @@ def _name(pid: int) -> str:
         ("mosquitto", "mqtt"),
         ("amqtt", "mqtt"),
         ("moto_server", "moto"),
-        ("lambda_worker", "tenant_api"),
     ):
         if key in text:
             return label

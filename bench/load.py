@@ -10,7 +10,10 @@ LOAD_MONGODB_URI (mongodb://127.0.0.1:27017), LOAD_TENANT (demo). The fleet prof
 rhythm: LOAD_HEARTBEAT_INTERVAL (10 s), LOAD_METER_INTERVAL (5 s), LOAD_SESSION_SECONDS
 (30), LOAD_RAMP (a quarter of the run, at most 5 s); the storm's LOAD_STORMS (1);
 LOAD_VERIFY=1 counts the stored message log afterwards (csms-sim --verify);
-LOAD_ANCHOR=0 skips the anchor.
+LOAD_ANCHOR=0 skips the anchor. For fleet and storm the chargers are set up as a fleet
+in service: marked as having spoken ocpp1.6 before and, unless LOAD_WARM_LOGINS=0, as
+having logged in lately (the stack's verified-login cache, in Redis at LOAD_REDIS_URL,
+by default LOCAL_REDIS_PORT's; the key from LOCAL_DATA_DIR).
 
 On Linux it also reads the CPU time each process of the stack spent during the run (the
 gateway, which hosts the handlers and the event worker, Redis, the MongoDB-wire server,
@@ -50,6 +53,9 @@ RAMP = os.environ.get("LOAD_RAMP", str(min(5.0, SECONDS / 4)))
 STORMS = os.environ.get("LOAD_STORMS", "1")
 VERIFY = os.environ.get("LOAD_VERIFY", "0") == "1"
 ANCHOR = os.environ.get("LOAD_ANCHOR", "1") != "0"
+WARM_LOGINS = os.environ.get("LOAD_WARM_LOGINS", "1") != "0"
+REDIS_URL = os.environ.get(
+    "LOAD_REDIS_URL", f"redis://127.0.0.1:{os.environ.get('LOCAL_REDIS_PORT', '6379')}/0")
 PREFIX = "LOAD"
 PASSWORD = "load-password-0123456789"
 
@@ -152,6 +158,37 @@ def as_connected_before(ids: list[str]) -> int:
     return marked
 
 
+def warm_logins(ids: list[str]) -> int:
+    """Records in the stack's verified-login cache that each charger logged in lately, as
+    a fleet in service has (the cache lasts CREDENTIAL_CACHE_SECONDS, 2.5 h by default):
+    the same keyed hash $connect stores after a full check, made with the stack's key
+    (LOCAL_DATA_DIR/credential-cache-key). A first login costs a scrypt check of 50-150
+    ms; thousands of chargers that never logged in would measure that first day, which
+    on two shared cores takes longer than the run. Returns how many were recorded."""
+    import redis
+    from csms.domain.credentials import credential_tag
+    from pymongo import MongoClient
+    from pymongo.collection import Collection
+
+    key = (Path(os.environ.get("LOCAL_DATA_DIR", ".local")) / "credential-cache-key")
+    secret = key.read_text().strip().encode()
+    prefix = os.environ.get("REDIS_KEY_PREFIX", "csms")
+    ttl = int(os.environ.get("CREDENTIAL_CACHE_SECONDS", "9000"))
+    cache = redis.Redis.from_url(REDIS_URL)
+    client: MongoClient[dict[str, Any]]
+    with MongoClient(MONGODB_URI) as client:
+        registry: Collection[dict[str, Any]] = client["ocpp_global"]["charge_points"]
+        stored = {d["_id"]: d["password_hash"] for d in registry.find(
+            {"_id": {"$in": ids}}, {"password_hash": 1})}
+    pipe = cache.pipeline(transaction=False)
+    for cp_id, hashed in stored.items():
+        pipe.set(f"{prefix}:cred:{cp_id}", credential_tag(secret, cp_id, PASSWORD, hashed),
+                 ex=ttl)
+    pipe.execute()
+    cache.close()
+    return len(stored)
+
+
 def start_anchor() -> services.Server:
     port = services.free_port()
     return services.Server(
@@ -203,6 +240,8 @@ def main() -> int:
         if PROFILE != "saturate":
             every = [f"{PREFIX}-{n:05d}" for n in range(1, CHARGERS + 1)]
             outcome["marked as connected before"] = as_connected_before(every)
+            if WARM_LOGINS:
+                outcome["logins warmed"] = warm_logins(every)
         print(f"load: {CHARGERS} chargers in tenant {TENANT}: {outcome}", file=sys.stderr)
         port = urlsplit(URL).port
         stack = listener_pid(port) if port else None

@@ -105,6 +105,12 @@ class WebSocketGateway:
         self._invocations = ThreadPoolExecutor(
             max_workers=concurrency, thread_name_prefix="invocation"
         )
+        # $connect and $disconnect get threads of their own: on AWS each route's Lambdas
+        # scale apart, and a reconnect storm (thousands of $connect, each up to a scrypt
+        # check) must not leave connected chargers' messages queued behind it.
+        self._connections = ThreadPoolExecutor(
+            max_workers=concurrency, thread_name_prefix="connection"
+        )
         self.host = host
         self.port = port
         self.tls_port = tls_port
@@ -160,6 +166,7 @@ class WebSocketGateway:
             await server.wait_closed()
         # $disconnect invocations of the closed connections have run by now.
         self._invocations.shutdown(wait=False)
+        self._connections.shutdown(wait=False)
 
     async def _invoke(self, route: str, event: dict[str, Any]) -> dict[str, Any]:
         function = {
@@ -171,7 +178,8 @@ class WebSocketGateway:
         try:
             loop = asyncio.get_running_loop()
             call = functools.partial(self._handlers[route], event, context)
-            result = await loop.run_in_executor(self._invocations, call)
+            pool = self._invocations if route == "$default" else self._connections
+            result = await loop.run_in_executor(pool, call)
         except Exception:
             # Like API Gateway: a failing integration is an error for the client, not a crash.
             logger.exception("%s integration failed", route)

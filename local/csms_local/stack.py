@@ -29,6 +29,9 @@ logger = logging.getLogger("csms_local")
 DEMO_TENANT = "demo"
 DEMO_CHARGE_POINT = "DEMO-CP-1"
 DEMO_ID_TAG = "DEMO-TAG-1"
+# At most this many $connect invocations at once (each a process of its own): two cores
+# run two scrypt checks at a time, the rest wait on Redis and MongoDB meanwhile.
+CONNECT_CONTAINERS = 6
 
 
 @dataclass(frozen=True)
@@ -247,8 +250,13 @@ async def serve_gateway(
     tls: ssl.SSLContext | None = None,
 ) -> None:
     """ws:// on ws_port and, given a server SSL context, wss:// on wss_port."""
+    # $connect runs in "containers" of its own (processes, as on Lambda), not in the
+    # gateway's threads: its scrypt check of a login not verified lately holds the GIL for
+    # 50-150 ms, and in the gateway's process that stalled every charger's messages
+    # meanwhile (new chargers connecting by the thousand spiralled into timeouts).
+    connects = HandlerPool("ws_connect", size=CONNECT_CONTAINERS)
     gateway = WebSocketGateway(
-        connect=load_handler("ws_connect"),
+        connect=lambda event, _context: connects.invoke(event),
         default=load_handler("ws_message"),
         disconnect=load_handler("ws_disconnect"),
         port=config.ws_port,
@@ -269,6 +277,7 @@ async def serve_gateway(
         management.stop()
         api_log.close()
         await gateway.stop()
+        connects.close()
 
 
 def aws_name(config: StackConfig) -> str:
