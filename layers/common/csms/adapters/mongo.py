@@ -24,6 +24,7 @@ from csms.adapters.mongo_display_messages import MongoDisplayMessages
 from csms.adapters.mongo_firmware import MongoFirmware
 from csms.adapters.mongo_local_list import MongoLocalLists
 from csms.adapters.mongo_reservations import MongoEvseReservations
+from csms.adapters.mongo_sites import MongoSites
 from csms.domain.commands import FINAL_STATUSES, Command, CommandStatus
 from csms.domain.device_model import ACTUAL, VariableAttribute, VariableKey
 from csms.domain.model import (
@@ -825,6 +826,7 @@ class MongoTenantData:
             [("charge_point_id", ASCENDING), ("requested_at", DESCENDING)]
         )
         db["variable_monitors"].create_index([("charge_point_id", ASCENDING), ("id", ASCENDING)])
+        MongoSites(db).ensure_indexes()
         db["notifications"].create_index(
             [("charge_point_id", ASCENDING), ("kind", ASCENDING), ("timestamp", DESCENDING)]
         )

@@ -33,6 +33,7 @@ from csms.entrypoints.tenant_api import (
     routes_local_list,
     routes_records,
     routes_reservations,
+    routes_sites,
     routes_tenants,
 )
 from csms.observability import logger
@@ -231,6 +232,7 @@ def create_app() -> APIGatewayHttpResolver:
     routes_diagnostics.install(app)
     routes_data_transfer.install(app)
     routes_firmware.install(app)
+    routes_sites.install(app)
     security: dict[str, SecurityScheme] = {"bearer": HTTPBearer(bearerFormat="JWT")}
     app.configure_openapi(
         title="CSMS tenant API",
