@@ -172,6 +172,9 @@ class _ThreadConnectionPool(redis.ConnectionPool):
 def connect(url: str) -> redis.Redis:
     pool = _ThreadConnectionPool.from_url(
         url,
+        # One connection per thread that ever used Redis (the local gateway runs about
+        # 140; a Lambda one), while redis-py's pool refuses a 101st by default.
+        max_connections=1024,
         decode_responses=True,
         # Message ids are charger input and may hold lone surrogates; keys and values
         # round-trip them instead of failing the charger's message.
