@@ -130,7 +130,10 @@ def test_the_matrix_covers_every_route_of_the_api(gateway):
         for method in operations
     }
 
-    assert documented == set(ROUTES)
+    # The 2.0.1 blocks' routes have a matrix of their own (they need B's data of them).
+    from .test_isolation_blocks_201 import BLOCK_ROUTES
+
+    assert documented == set(ROUTES) | set(BLOCK_ROUTES) | set(SITE_ROUTES)
 
 
 def fill(text: str, b: Victim) -> str:
@@ -168,3 +171,52 @@ def test_tenant_a_cannot_reach_tenant_b(route, victim, intruder):
     if method == "GET" and template in FILTERS and template != "/v1/transactions/statistics":
         assert reply.json["items"] == []
     assert victim.snapshot() == before
+
+
+# Sites: tenant A names B's site (ids are per tenant) and B's charger.
+SITE_ROUTES: dict[str, dict | None] = {
+    "POST /v1/sites": {"site_id": "{site_id}", "name": "x", "limit": 10,
+                       "charge_point_ids": ["{charge_point_id}"]},
+    "GET /v1/sites": None,
+    "GET /v1/sites/{site_id}": None,
+    "PATCH /v1/sites/{site_id}": {"limit": 1000},
+    "DELETE /v1/sites/{site_id}": None,
+    "POST /v1/sites/{site_id}/charge-points": {"charge_point_ids": ["{charge_point_id}"]},
+    "DELETE /v1/sites/{site_id}/charge-points/{charge_point_id}": None,
+}
+
+
+@pytest.fixture(scope="module")
+def b_with_site(victim: Victim) -> Victim:
+    victim.site_id = f"site-{victim.marker}"  # type: ignore[attr-defined]
+    created = victim.api.post("/v1/sites", {
+        "site_id": victim.site_id, "name": f"site {victim.marker}",  # type: ignore[attr-defined]
+        "limit": 32, "charge_point_ids": [victim.charge_point_id]})
+    assert created.status == 201, created.text
+    return victim
+
+
+@pytest.mark.parametrize("route", list(SITE_ROUTES))
+def test_tenant_a_cannot_reach_tenant_bs_sites(route, b_with_site, intruder):
+    b = b_with_site
+    db = b.admin.tenants.for_tenant(b.tenant_id).db
+    before = list(db["sites"].find()), list(db["site_members"].find())
+    method, template = route.split(" ", 1)
+
+    def filled(text: str) -> str:
+        return fill(text, b).replace("{site_id}", b.site_id)
+
+    body = SITE_ROUTES[route]
+    if body is not None:
+        body = {k: filled(v) if isinstance(v, str)
+                else [filled(i) for i in v] if isinstance(v, list) else v
+                for k, v in body.items()}
+    reply = intruder.request(method, filled(template), body)
+
+    if route == "GET /v1/sites":
+        assert reply.status == 200 and reply.json["items"] == [], reply.text
+    else:
+        # POST /v1/sites names B's charger: A may not put it in a site of its own.
+        assert reply.status in {403, 404}, reply.text
+    assert b.marker not in reply.text.lower()
+    assert (list(db["sites"].find()), list(db["site_members"].find())) == before

@@ -48,6 +48,7 @@ if TYPE_CHECKING:  # adapters import their drivers; load them only when wired
     )
     from csms.services.command_sweep import CommandSweeper
     from csms.services.fleet import FleetService
+    from csms.services.reservations import ReservationExpiry
     from csms.services.site_limit import SiteLimitController, Trigger
 
 
@@ -446,6 +447,12 @@ class Wiring:
             clock=self.clock,
         )
 
+    @cached_property
+    def reservation_expiry(self) -> ReservationExpiry:
+        from csms.services.reservations import ReservationExpiry
+
+        return ReservationExpiry(self.directory, self.tenant_store, self.records, self.clock)
+
 
 # The container's Wiring: built from the environment on first use, or installed by `use`.
 _current: Wiring | None = None
@@ -587,3 +594,7 @@ def site_limits() -> SiteLimitController | None:
 
 def command_sweeper() -> CommandSweeper:
     return current().command_sweeper
+
+
+def reservation_expiry() -> ReservationExpiry:
+    return current().reservation_expiry

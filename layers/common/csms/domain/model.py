@@ -138,7 +138,23 @@ class BootInfo:
 
 
 @dataclass(frozen=True, slots=True)
+class EvseConnector:
+    """Where on a charging station, in either version: an EVSE (0: the station as a
+    whole) and, within it, a connector. OCPP 1.6 knows connectors only: its connector n
+    is EVSE n with one connector, 1."""
+
+    evse_id: int
+    connector_id: int | None = None
+
+    @classmethod
+    def of_16_connector(cls, connector_id: int) -> EvseConnector:
+        return cls(connector_id, 1 if connector_id > 0 else None)
+
+
+@dataclass(frozen=True, slots=True)
 class ConnectorStatus:
+    # The EVSE the status is for: a 1.6 connector id is its EVSE id (see EvseConnector).
+    # The runtime state keeps one status per EVSE.
     connector_id: int
     status: str
     error_code: str
@@ -146,6 +162,14 @@ class ConnectorStatus:
     info: str | None = None
     vendor_id: str | None = None
     vendor_error_code: str | None = None
+    # 2.0.1: the connector within the EVSE; None for 1.6 (its EVSE has connector 1).
+    evse_connector_id: int | None = None
+
+    @property
+    def address(self) -> EvseConnector:
+        if self.evse_connector_id is None:
+            return EvseConnector.of_16_connector(self.connector_id)
+        return EvseConnector(self.connector_id, self.evse_connector_id)
 
 
 @dataclass(frozen=True, slots=True)

@@ -109,7 +109,10 @@ def plugin() -> VersionPlugin:
     schemas = SchemaSet(ocpp_schema_dir(VERSION.schema_dir))
 
     def handlers(parts: CentralSystemParts):  # type: ignore[no-untyped-def]
-        return CentralSystem16(parts.charging, parts.heartbeat_interval, parts.clock).handlers()
+        return CentralSystem16(
+            parts.charging, parts.heartbeat_interval, parts.clock, store=parts.store,
+            records=parts.records,
+        ).handlers()
 
     return VersionPlugin(
         version=VERSION,

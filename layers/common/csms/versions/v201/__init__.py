@@ -119,7 +119,8 @@ VERSION = OcppVersion(
 # The `status` values of 2.0.1 responses that mean "done as asked"; the others
 # (Rejected, NotSupported, UnknownComponent, Occupied, ...) refuse.
 AGREEING_STATUSES = frozenset(
-    {"Accepted", "Scheduled", "RebootRequired", "Unlocked", "AcceptedCanceled"}
+    # UnpublishFirmware's "Unpublished" is its success.
+    {"Accepted", "Scheduled", "RebootRequired", "Unlocked", "AcceptedCanceled", "Unpublished"}
 )
 
 

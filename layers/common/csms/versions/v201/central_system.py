@@ -171,14 +171,14 @@ class CentralSystem201:
     # G: availability
 
     def on_status_notification(self, ctx: CallContext, payload: Payload) -> Payload:
-        # The runtime state keeps one status per EVSE (as 1.6 does per connector); the
-        # connector within the EVSE is kept beside it.
+        # The runtime state keeps one status per EVSE (as 1.6 does per connector), with
+        # the connector within it.
         status = ConnectorStatus(
             connector_id=payload["evseId"],
             status=payload["connectorStatus"],
             error_code="NoError",  # 2.0.1 reports faults through NotifyEvent
             timestamp=parse_timestamp(payload["timestamp"]),
-            info=f"connectorId {payload['connectorId']}",
+            evse_connector_id=payload["connectorId"],
         )
         self._charging.connector_status(ctx.tenant_id, ctx.charge_point_id, status)
         return {}
