@@ -17,7 +17,7 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from functools import cached_property
-from typing import TYPE_CHECKING, Any, Protocol, cast
+from typing import TYPE_CHECKING, Any, cast
 
 from csms.config import Settings, mongodb_uri_from_secret
 from csms.protocol.router import Router
@@ -37,6 +37,7 @@ if TYPE_CHECKING:  # adapters import their drivers; load them only when wired
         CommandQueue,
         ConnectionGateway,
         ConnectionRegistry,
+        DeadLetters,
         Directory,
         EventPublisher,
         PendingCalls,
@@ -54,13 +55,6 @@ if TYPE_CHECKING:  # adapters import their drivers; load them only when wired
 
 def utc_now() -> datetime:
     return datetime.now(UTC)
-
-
-class DeadLetters(Protocol):
-    """Where the event worker puts a record it gives up on, with the reason."""
-
-    def put(self, body: str, reason: str, source_message_id: str, group: str | None) -> None:
-        ...
 
 
 class Wiring:

@@ -52,12 +52,6 @@ class ConnectionRegistry(Protocol):
 class PendingCalls(Protocol):
     """CSMS-initiated Calls awaiting the charger's CallResult/CallError."""
 
-    def add(self, charge_point_id: str, message_id: str, request: str) -> None: ...
-
-    def get(self, charge_point_id: str, message_id: str) -> str | None: ...
-
-    def has(self, charge_point_id: str, message_id: str) -> bool: ...
-
     def delete(self, charge_point_id: str, message_id: str) -> bool: ...
 
     def take(self, charge_point_id: str, message_id: str) -> str | None:
@@ -70,7 +64,12 @@ class PendingCalls(Protocol):
     def expire(self, charge_point_id: str, message_id: str, now: datetime) -> bool:
         """Remove this pending Call if its deadline has passed; True if this removed it."""
 
-    def clear(self, charge_point_id: str) -> None: ...
+
+class DeadLetters(Protocol):
+    """Where the event worker puts a record it gives up on, with the reason."""
+
+    def put(self, body: str, reason: str, source_message_id: str, group: str | None) -> None:
+        ...
 
 
 class VerifiedCredentials(Protocol):
@@ -133,8 +132,6 @@ class Directory(Protocol):
 
     def get_charge_point(self, charge_point_id: str) -> RegisteredChargePoint | None: ...
 
-    def set_charge_point_enabled(self, charge_point_id: str, enabled: bool) -> bool: ...
-
     def set_charge_point_password(self, charge_point_id: str, password_hash: str) -> bool: ...
 
     def list_tenants(self, limit: int, offset: int) -> list[Tenant]: ...
@@ -193,8 +190,6 @@ class Transactions(Protocol):
     def stop(self, request: StopRequest) -> Transaction | None: ...
 
     def get(self, transaction_id: int) -> Transaction | None: ...
-
-    def active_for_id_tag(self, id_tag: str) -> Transaction | None: ...
 
     def active(
         self,
