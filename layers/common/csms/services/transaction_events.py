@@ -4,23 +4,55 @@ the plug-in: typed id tokens, the master pass, and transactions the charger numb
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 from datetime import datetime, timedelta
+from decimal import Decimal
 from typing import Any
 
 from csms.domain.charger_transactions import (
     ENDED,
     STARTED,
+    UPDATED,
     ChargerTransaction,
     TransactionEventData,
 )
 from csms.domain.id_tokens import IdToken, IdTokenInfo, may_start, token_info
 from csms.domain.model import SUPERSEDED, AuthorizationStatus, Tenant
+from csms.domain.tariffs import Tariff
 from csms.ports import Directory, RuntimeRecords, TenantData, TenantStore
 from csms.protocol.timestamps import format_timestamp
+from csms.services.tariffs import TariffStore, running_cost, tariffs_of
 
 logger = logging.getLogger(__name__)
 
 REQUEST_START = "RequestStartTransaction"
+
+
+@dataclass(frozen=True, slots=True)
+class TransactionEventAnswer:
+    """What a TransactionEventResponse carries: idTokenInfo when the event had an
+    idToken, totalCost (with its currency) for Updated and Ended events when the tenant
+    has a tariff."""
+
+    id_token_info: IdTokenInfo | None = None
+    total_cost: Decimal | None = None
+    currency: str | None = None
+
+
+class _Costing:
+    """The tenant's tariff, read at most once per event and only when a cost is due."""
+
+    def __init__(self, data: TenantData) -> None:
+        self.store: TariffStore | None = tariffs_of(data)
+        self._tariff: Tariff | None = None
+        self._read = False
+
+    @property
+    def tariff(self) -> Tariff | None:
+        if not self._read:
+            self._read = True
+            self._tariff = None if self.store is None else self.store.get()
+        return self._tariff
 
 
 class TransactionEventService:
@@ -38,24 +70,42 @@ class TransactionEventService:
 
     def transaction_event(
         self, tenant_id: str, event: TransactionEventData, now: datetime
-    ) -> IdTokenInfo | None:
-        """Apply the event once; the idTokenInfo to answer when it carries an idToken."""
+    ) -> TransactionEventAnswer:
+        """Apply the event once; what to answer: the idTokenInfo when it carries an
+        idToken, the running (Updated) or final (Ended) cost when the tenant has a
+        tariff."""
         data = self._store.for_tenant(tenant_id)
+        costing = _Costing(data)
         info = self._token_info(tenant_id, data, event, now)
         status = None if info is None else info.status.value
         transaction = data.charger_transactions.apply(event, status)
         if event.meter_values:
             self._records.meter_values(tenant_id, event.meter_values)
         if transaction is None:
-            return info  # a repeated (transactionId, seqNo): nothing changes
+            # A repeated (transactionId, seqNo): nothing changes, and it gets the same
+            # cost as the transaction now stands.
+            known = data.charger_transactions.get(event.charge_point_id, event.transaction_id)
+            return self._answer(info, event, known, costing)
         if event.event_type == STARTED:
-            self._supersede(tenant_id, data, transaction, now)
+            self._supersede(tenant_id, data, transaction, now, costing)
             self._started(tenant_id, transaction, info, now)
         if event.remote_start_id is not None:
             self._link_remote_start(data, event)
         if event.event_type == ENDED:
-            self._stopped(tenant_id, transaction, now)
-        return info
+            self._stopped(tenant_id, transaction, now, costing)
+        return self._answer(info, event, transaction, costing)
+
+    def _answer(
+        self, info: IdTokenInfo | None, event: TransactionEventData,
+        transaction: ChargerTransaction | None, costing: _Costing,
+    ) -> TransactionEventAnswer:
+        # E/I: totalCost only once the transaction ended, or as its running cost.
+        if event.event_type not in (UPDATED, ENDED) or transaction is None:
+            return TransactionEventAnswer(info)
+        tariff = costing.tariff
+        if tariff is None:
+            return TransactionEventAnswer(info)
+        return TransactionEventAnswer(info, running_cost(tariff, transaction), tariff.currency)
 
     def _token_info(
         self, tenant_id: str, data: TenantData, event: TransactionEventData, now: datetime
@@ -93,7 +143,8 @@ class TransactionEventService:
         return any(data.charge_points.heard_from_since(cp, since) for cp in sorted(elsewhere))
 
     def _supersede(
-        self, tenant_id: str, data: TenantData, started: ChargerTransaction, now: datetime
+        self, tenant_id: str, data: TenantData, started: ChargerTransaction, now: datetime,
+        costing: _Costing,
     ) -> None:
         """A Started on an EVSE that still has an older open transaction: the charger lost
         that one (power cut), so it is closed as Superseded."""
@@ -106,7 +157,8 @@ class TransactionEventService:
                 continue
             closed = old.closed(SUPERSEDED, started.started_at)
             if data.charger_transactions.close(closed):
-                self._stopped(tenant_id, closed, now, superseded_by=started.transaction_id)
+                self._stopped(tenant_id, closed, now, costing,
+                              superseded_by=started.transaction_id)
 
     def _link_remote_start(self, data: TenantData, event: TransactionEventData) -> None:
         command = data.commands.find_by_request(
@@ -139,7 +191,8 @@ class TransactionEventService:
         )
 
     def _stopped(
-        self, tenant_id: str, t: ChargerTransaction, now: datetime, **extra: Any
+        self, tenant_id: str, t: ChargerTransaction, now: datetime, costing: _Costing,
+        **extra: Any,
     ) -> None:
         data: dict[str, Any] = {
             "transaction_id": t.transaction_id,
@@ -152,6 +205,13 @@ class TransactionEventService:
             "stopped_at": format_timestamp(t.ended_at or now),
             "ocpp_version": "ocpp2.0.1",
         }
+        tariff = costing.tariff
+        if tariff is not None and costing.store is not None:
+            # The final cost, on the record and in the event: what the Ended answer says.
+            cost = running_cost(tariff, t)
+            costing.store.record_cost(t.charge_point_id, t.transaction_id, cost,
+                                      tariff.currency)
+            data |= {"total_cost": float(cost), "currency": tariff.currency}
         self._records.event(tenant_id, t.charge_point_id, "transaction_stopped",
                             data | extra, now)
 

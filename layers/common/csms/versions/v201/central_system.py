@@ -231,7 +231,13 @@ class CentralSystem201:
             # H01: the transaction that carries the reservation's id uses it up.
             self._reservations.end(ctx.tenant_id, ctx.charge_point_id, reservation_id,
                                    ReservationState.USED, event.timestamp, transaction_id)
-        return {} if answer is None else {"idTokenInfo": _id_token_info(answer)}
+        result: Payload = {}
+        if answer.id_token_info is not None:
+            result["idTokenInfo"] = _id_token_info(answer.id_token_info)
+        if answer.total_cost is not None:
+            # I: the running cost (Updated) or the final one (Ended), tenant's tariff.
+            result["totalCost"] = float(answer.total_cost)
+        return result
 
     # H: reservations
 

@@ -1,0 +1,154 @@
+"""Tariff and cost (OCPP 2.0.1 block I), version-neutral: the tenant's tariff, the running
+and final cost of a transaction the charger numbers, and CostUpdated pushed during a
+session."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+from decimal import Decimal
+from typing import Any, Protocol
+
+from csms.domain.charger_transactions import ChargerTransaction
+from csms.domain.commands import NotConnected, UnknownCommand
+from csms.domain.model import MeterValue
+from csms.domain.tariffs import Tariff, transaction_cost
+from csms.ports import TenantData, TenantStore
+
+logger = logging.getLogger(__name__)
+
+COST_UPDATED = "CostUpdated"
+# A charger hears of its running cost at most this often through CostUpdated (between
+# those, each TransactionEvent answer carries it anyway).
+COST_UPDATE_INTERVAL = timedelta(minutes=1)
+
+
+class TariffStore(Protocol):
+    """The tenant's tariff, and the cost fields it puts on transactions."""
+
+    def get(self) -> Tariff | None: ...
+
+    def put(self, tariff: Tariff) -> None: ...
+
+    def delete(self) -> bool: ...
+
+    def record_cost(
+        self, charge_point_id: str, transaction_id: str, total_cost: Decimal, currency: str
+    ) -> None: ...
+
+    def claim_cost_update(
+        self, charge_point_id: str, transaction_id: str, now: datetime, interval: timedelta
+    ) -> bool: ...
+
+
+class CommandSender(Protocol):
+    def submit(
+        self,
+        tenant_id: str,
+        charge_point_id: str,
+        action: str,
+        payload: dict[str, Any],
+        queue_if_offline: bool = False,
+    ) -> Any: ...
+
+
+def tariffs_of(data: TenantData) -> TariffStore | None:
+    """The tenant's tariff store: `data.tariffs` once the TenantData port has it; until
+    then the MongoDB tenant database's (found through its `db`), and None for stores
+    without either (the in-memory fakes: no tariff, no cost)."""
+    own: TariffStore | None = getattr(data, "tariffs", None)
+    if own is not None:
+        return own
+    db = getattr(data, "db", None)
+    if db is None:
+        return None
+    from csms.adapters.mongo_tariffs import MongoTariffs  # the bridge until the port lands
+
+    return MongoTariffs(db)
+
+
+def consumed_wh(t: ChargerTransaction) -> int | None:
+    """The energy delivered so far: the newest register reading less the first one
+    (a running transaction has no meter_stop yet)."""
+    if t.first_reading is None or t.last_reading is None:
+        return None
+    return max(0, t.last_reading.wh - t.first_reading.wh)
+
+
+def running_cost(tariff: Tariff, t: ChargerTransaction) -> Decimal:
+    """The cost so far: energy up to the newest reading, time up to the end or the
+    newest event. An ended transaction's running cost is its final cost."""
+    return transaction_cost(tariff, consumed_wh(t), t.started_at, t.ended_at or t.last_event_at)
+
+
+class CostUpdates:
+    """Pushes CostUpdated (I02) to chargers whose transactions' meter values arrived.
+
+    Called with a tenant's meter values once the event worker stored them. The design
+    is bounded by construction:
+
+    - at most one CostUpdated per transaction per COST_UPDATE_INTERVAL, claimed with one
+      atomic conditional update on the transaction's document (`cost_updated_at`), so
+      workers running side by side never both send one and nothing is kept in memory;
+    - one tariff read per call, one claim per distinct transaction in the batch, and
+      only for transactions still active, of a charger that is connected (a CostUpdated
+      for a session that ended or a charger that is away is worth nothing later: it is
+      never queued);
+    - the command goes through the command service like any other, so it waits its turn
+      behind the charger's outstanding Call and is visible in GET /v1/commands.
+
+    Failures are logged, never raised: the meter values are stored, and the next ones
+    try again.
+    """
+
+    def __init__(self, store: TenantStore, commands: CommandSender,
+                 interval: timedelta = COST_UPDATE_INTERVAL) -> None:
+        self._store = store
+        self._commands = commands
+        self._interval = interval
+
+    def after_stored(
+        self, tenant_id: str, meter_values: Sequence[MeterValue], now: datetime
+    ) -> list[str]:
+        """Push CostUpdated where due; the transaction ids it was sent for."""
+        keys = list(dict.fromkeys(
+            (v.charge_point_id, v.transaction_id) for v in meter_values
+            if v.transaction_id is not None
+        ))
+        if not keys:
+            return []
+        data = self._store.for_tenant(tenant_id)
+        tariffs = tariffs_of(data)
+        tariff = None if tariffs is None else tariffs.get()
+        if tariffs is None or tariff is None:
+            return []
+        sent = []
+        for charge_point_id, transaction_id in keys:
+            try:
+                if self._push(tenant_id, data, tariffs, tariff, charge_point_id,
+                              str(transaction_id), now):
+                    sent.append(str(transaction_id))
+            except Exception:
+                logger.exception("CostUpdated failed", extra={
+                    "tenant_id": tenant_id, "charge_point_id": charge_point_id,
+                    "transaction_id": transaction_id})
+        return sent
+
+    def _push(
+        self, tenant_id: str, data: TenantData, tariffs: TariffStore, tariff: Tariff,
+        charge_point_id: str, transaction_id: str, now: datetime,
+    ) -> bool:
+        # 1.6 transactions (CSMS-numbered) are not charger transactions: None here.
+        transaction = data.charger_transactions.get(charge_point_id, transaction_id)
+        if transaction is None or not transaction.active:
+            return False
+        if not tariffs.claim_cost_update(charge_point_id, transaction_id, now, self._interval):
+            return False
+        cost = running_cost(tariff, transaction)
+        try:
+            self._commands.submit(tenant_id, charge_point_id, COST_UPDATED,
+                                  {"totalCost": float(cost), "transactionId": transaction_id})
+        except (NotConnected, UnknownCommand):
+            return False  # away, or a version without CostUpdated
+        return True

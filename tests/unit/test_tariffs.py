@@ -1,0 +1,362 @@
+"""Tariff and cost (2.0.1 block I): the cost function, the running and final cost in
+TransactionEvent answers, on the record and in the stop event, and CostUpdated pushes."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+import pytest
+from csms.domain.charger_transactions import ChargerTransaction, Reading
+from csms.domain.commands import NotConnected, UnknownCommand
+from csms.domain.model import ConnectionInfo, MeterValue, RegisteredChargePoint, Tenant
+from csms.domain.tariffs import InvalidTariff, Tariff, minor_unit, round_to_currency
+from csms.protocol.timestamps import format_timestamp
+from csms.services.tariffs import CostUpdates, consumed_wh, running_cost, tariffs_of
+from csms.versions import CentralSystemParts, v16, v201
+
+from tests.fakes.memory import MemoryTenantStore
+
+from .conftest import CP, NOW, TENANT, World
+
+T0 = datetime(2026, 11, 23, 10, 0, tzinfo=UTC)
+HOUR = timedelta(hours=1)
+
+
+def eur(energy: str = "0", time: str = "0", fee: str = "0", currency: str = "EUR") -> Tariff:
+    return Tariff.of(currency, energy, time, fee)
+
+
+# The cost function
+
+
+@pytest.mark.parametrize(
+    ("tariff", "wh", "duration", "expected"),
+    [
+        (eur(energy="0.30"), 10_000, HOUR, "3.00"),
+        (eur(energy="0.30"), 0, HOUR, "0.00"),
+        (eur(energy="0.30"), 1, HOUR, "0.00"),  # 0.0003 rounds to nothing
+        (eur(energy="0.30"), 17, HOUR, "0.01"),  # 0.0051 rounds up
+        (eur(energy="0.30"), 16, HOUR, "0.00"),  # 0.0048 rounds... to 0.00
+        (eur(energy="0.25"), 20, HOUR, "0.01"),  # exactly 0.005: half up
+        (eur(energy="0.3456"), 12_345, HOUR, "4.27"),  # 4.266432
+        (eur(time="2.40"), 0, timedelta(minutes=30), "1.20"),
+        (eur(time="2.40"), 0, timedelta(seconds=1), "0.00"),  # 0.000667
+        (eur(time="2.40"), 0, timedelta(seconds=8), "0.01"),  # 0.005333
+        (eur(time="1"), 0, timedelta(hours=25), "25.00"),
+        (eur(fee="1.50"), 0, timedelta(0), "1.50"),
+        (eur(fee="1.50"), None, None, "1.50"),
+        (eur("0.30", "1.20", "0.50"), 22_000, timedelta(minutes=90), "8.90"),
+        # Rounded once: three components of 0.004 each make 0.012 -> 0.01, not 0.00.
+        (eur("0.004", "0.004", "0.004"), 1000, HOUR, "0.01"),
+        (eur(energy="0.30"), -500, HOUR, "0.00"),  # a meter that went backwards
+        (eur(time="3"), 0, -HOUR, "0.00"),
+        (eur(energy="0.30"), 10_000.5, HOUR, "3.00"),
+        (eur(energy="40", currency="JPY"), 7_500, HOUR, "300"),
+        (eur(energy="35.5", currency="JPY"), 1_000, HOUR, "36"),  # 35.5 -> 36
+        (eur(energy="0.0505", currency="KWD"), 10_000, HOUR, "0.505"),
+        (eur(energy="0.12345", currency="KWD"), 1_000, HOUR, "0.123"),
+        (eur(energy="0.1", currency="CLF"), 1_234, HOUR, "0.1234"),
+        (eur(energy="0.31", currency="XYZ"), 1_000, HOUR, "0.31"),  # unknown: cents
+        (eur(), 50_000, HOUR, "0.00"),
+    ],
+)
+def test_cost(tariff: Tariff, wh: Any, duration: Any, expected: str) -> None:
+    cost = tariff.cost(wh, duration)
+    assert cost == Decimal(expected)
+    assert str(cost) == expected  # to the minor unit, no more, no less
+
+
+@pytest.mark.parametrize(("currency", "decimals"),
+                         [("EUR", 2), ("USD", 2), ("JPY", 0), ("KRW", 0), ("BHD", 3),
+                          ("CLF", 4), ("SEK", 2)])
+def test_minor_units(currency: str, decimals: int) -> None:
+    assert minor_unit(currency) == decimals
+
+
+@pytest.mark.parametrize("currency", ["eur", "EURO", "E1R", "", "€"])
+def test_a_currency_must_look_like_iso_4217(currency: str) -> None:
+    with pytest.raises(InvalidTariff):
+        Tariff.of(currency, "0.3")
+
+
+@pytest.mark.parametrize("price", ["-0.01", "NaN", "Infinity", -1])
+def test_prices_are_finite_and_not_negative(price: Any) -> None:
+    with pytest.raises(InvalidTariff):
+        Tariff.of("EUR", energy_per_kwh=price)
+    with pytest.raises(InvalidTariff):
+        Tariff.of("EUR", time_per_hour=price)
+    with pytest.raises(InvalidTariff):
+        Tariff.of("EUR", session_fee=price)
+
+
+def test_float_prices_are_taken_as_written() -> None:
+    tariff = Tariff.of("EUR", 0.3, 0.1, 0.2)
+    assert (tariff.energy_per_kwh, tariff.time_per_hour, tariff.session_fee) == (
+        Decimal("0.3"), Decimal("0.1"), Decimal("0.2"))
+    assert tariff.cost(1000, HOUR) == Decimal("0.60")
+
+
+def test_round_half_up_away_from_zero() -> None:
+    assert round_to_currency(Decimal("0.125"), "EUR") == Decimal("0.13")
+    assert round_to_currency(Decimal("0.5"), "JPY") == Decimal("1")
+
+
+# Running cost of a charger transaction
+
+
+def tx(first: int | None = 1000, last: int | None = 5000, minutes: float = 30,
+       ended: bool = False) -> ChargerTransaction:
+    end = T0 + timedelta(minutes=minutes)
+    return ChargerTransaction(
+        charge_point_id=CP, transaction_id="TX-1", started_at=T0, last_event_at=end,
+        first_reading=None if first is None else Reading(T0, first),
+        last_reading=None if last is None else Reading(end, last),
+        ended_at=end if ended else None,
+    )
+
+
+def test_running_cost_counts_energy_so_far_and_time_to_the_newest_event() -> None:
+    tariff = eur("0.30", "2.00", "1.00")
+    assert consumed_wh(tx()) == 4000
+    assert running_cost(tariff, tx()) == Decimal("3.20")  # 1.00 + 1.20 + 1.00
+    assert running_cost(tariff, tx(first=None)) == Decimal("2.00")  # no energy known yet
+    assert running_cost(tariff, tx(ended=True, minutes=60)) == Decimal("4.20")
+
+
+# Through the 2.0.1 handlers
+
+
+@dataclass
+class MemoryTariffs:
+    tariff: Tariff | None = None
+    costs: dict[tuple[str, str], tuple[Decimal, str]] = field(default_factory=dict)
+    claimed: dict[tuple[str, str], datetime] = field(default_factory=dict)
+    reads: int = 0
+
+    def get(self) -> Tariff | None:
+        self.reads += 1
+        return self.tariff
+
+    def put(self, tariff: Tariff) -> None:
+        self.tariff = tariff
+
+    def delete(self) -> bool:
+        had, self.tariff = self.tariff is not None, None
+        return had
+
+    def record_cost(self, charge_point_id: str, transaction_id: str, total_cost: Decimal,
+                    currency: str) -> None:
+        self.costs[(charge_point_id, transaction_id)] = (total_cost, currency)
+
+    def claim_cost_update(self, charge_point_id: str, transaction_id: str, now: datetime,
+                          interval: timedelta) -> bool:
+        last = self.claimed.get((charge_point_id, transaction_id))
+        if last is not None and last > now - interval:
+            return False
+        self.claimed[(charge_point_id, transaction_id)] = now
+        return True
+
+
+CONNECTION = "conn-tariff"
+EVENTS: list[dict[str, Any]] = []  # the events the w201 world recorded
+
+
+@pytest.fixture
+def w201(world: World) -> World:
+    parts = CentralSystemParts(
+        charging=world.messages._routers[v16.SUBPROTOCOL]._handlers[  # type: ignore[attr-defined]
+            "Heartbeat"
+        ].__self__._charging,
+        directory=world.directory, clock=world.clock, heartbeat_interval=300,
+        store=world.store, records=world.records,
+    )
+    world.messages._routers[v201.SUBPROTOCOL] = v201.plugin().router(parts)  # type: ignore[index]
+    world.directory.create_tenant(Tenant(TENANT, TENANT))
+    world.directory.add_charge_point(RegisteredChargePoint(CP, TENANT, "x"))
+    world.registry.register(ConnectionInfo(CONNECTION, CP, TENANT, v201.SUBPROTOCOL, NOW))
+    recorded = world.records.event
+
+    def spy(tenant_id: str, cp: str, kind: str, data: dict, at: datetime) -> None:
+        EVENTS.append({"type": kind, "data": data})
+        recorded(tenant_id, cp, kind, data, at)
+
+    EVENTS.clear()
+    world.records.event = spy  # type: ignore[method-assign]
+    call(world, "BootNotification", {"reason": "PowerUp",
+                                     "chargingStation": {"model": "M", "vendorName": "V"}})
+    return world
+
+
+@pytest.fixture
+def tariffs(w201: World) -> MemoryTariffs:
+    store = MemoryTariffs()
+    w201.store.for_tenant(TENANT).tariffs = store  # type: ignore[attr-defined]
+    return store
+
+
+_ids = iter(range(1, 100000))
+
+
+def call(w: World, action: str, payload: dict) -> list:
+    return w.send([2, f"t{next(_ids)}", action, payload], CONNECTION)
+
+
+def ts(seconds: float) -> str:
+    return format_timestamp(NOW + timedelta(seconds=seconds))
+
+
+def tx_event(event_type: str, seq_no: int, seconds: float, wh: float | None = None,
+             **extra: Any) -> dict:
+    payload: dict[str, Any] = {
+        "eventType": event_type, "timestamp": ts(seconds), "triggerReason": "MeterValuePeriodic",
+        "seqNo": seq_no, "transactionInfo": {"transactionId": "TX-1"}, "evse": {"id": 1},
+    }
+    if wh is not None:
+        payload["meterValue"] = [{"timestamp": ts(seconds), "sampledValue": [
+            {"value": wh, "measurand": "Energy.Active.Import.Register"}]}]
+    payload.update(extra)
+    return payload
+
+
+def test_no_tariff_no_total_cost(w201: World) -> None:
+    assert call(w201, "TransactionEvent", tx_event("Started", 0, 0, 1000))[2] == {}
+    assert call(w201, "TransactionEvent", tx_event("Updated", 1, 60, 2000))[2] == {}
+    assert call(w201, "TransactionEvent", tx_event("Ended", 2, 120, 3000))[2] == {}
+    stopped = [e for e in EVENTS if e["type"] == "transaction_stopped"]
+    assert stopped and "total_cost" not in stopped[0]["data"]
+
+
+def test_running_and_final_cost_in_the_answers(w201: World, tariffs: MemoryTariffs) -> None:
+    tariffs.tariff = eur("0.30", "1.20", "0.50")
+    started = call(w201, "TransactionEvent", tx_event("Started", 0, 0, 1000))
+    assert "totalCost" not in started[2]  # only running or final costs
+    updated = call(w201, "TransactionEvent", tx_event("Updated", 1, 1800, 6000))
+    assert updated[2] == {"totalCost": 2.6}  # 0.50 + 5 kWh * 0.30 + 0.5 h * 1.20
+    # A repeat gets the same cost and changes nothing.
+    assert call(w201, "TransactionEvent", tx_event("Updated", 1, 1800, 6000))[2] == {
+        "totalCost": 2.6}
+    ended = call(w201, "TransactionEvent",
+                 tx_event("Ended", 2, 3600, 11000, transactionInfo={
+                     "transactionId": "TX-1", "stoppedReason": "EVDisconnected"}))
+    assert ended[2] == {"totalCost": 4.7}  # 0.50 + 3.00 + 1.20
+    assert tariffs.costs[(CP, "TX-1")] == (Decimal("4.70"), "EUR")
+    stopped = [e for e in EVENTS if e["type"] == "transaction_stopped"]
+    assert (stopped[0]["data"]["total_cost"], stopped[0]["data"]["currency"]) == (4.7, "EUR")
+
+
+def test_the_answer_keeps_id_token_info_beside_the_cost(w201: World,
+                                                       tariffs: MemoryTariffs) -> None:
+    tariffs.tariff = eur(fee="2")
+    call(w201, "TransactionEvent", tx_event("Started", 0, 0, 0))
+    answer = call(w201, "TransactionEvent", tx_event(
+        "Updated", 1, 10, idToken={"idToken": "NOBODY", "type": "ISO14443"}))[2]
+    assert answer["totalCost"] == 2.0
+    assert answer["idTokenInfo"]["status"] == "Invalid"
+
+
+def test_a_superseded_transaction_gets_its_final_cost(w201: World,
+                                                     tariffs: MemoryTariffs) -> None:
+    tariffs.tariff = eur(energy="1")
+    call(w201, "TransactionEvent", tx_event("Started", 0, 0, 0))
+    call(w201, "TransactionEvent", tx_event("Updated", 1, 60, 2000))
+    call(w201, "TransactionEvent", tx_event(
+        "Started", 0, 120, 2000, transactionInfo={"transactionId": "TX-2"}))
+    assert tariffs.costs[(CP, "TX-1")] == (Decimal("2.00"), "EUR")
+
+
+def test_tariff_read_once_per_event(w201: World, tariffs: MemoryTariffs) -> None:
+    tariffs.tariff = eur(energy="1")
+    call(w201, "TransactionEvent", tx_event("Started", 0, 0, 0))
+    assert tariffs.reads == 0  # a Started event owes no cost
+    call(w201, "TransactionEvent", tx_event("Ended", 1, 60, 1000))
+    assert tariffs.reads == 1
+
+
+# CostUpdated
+
+
+class Commands:
+    def __init__(self, refuse: Exception | None = None) -> None:
+        self.sent: list[tuple[str, str, str, dict]] = []
+        self.refuse = refuse
+
+    def submit(self, tenant_id: str, charge_point_id: str, action: str,
+               payload: dict[str, Any], queue_if_offline: bool = False) -> None:
+        if self.refuse is not None:
+            raise self.refuse
+        self.sent.append((tenant_id, charge_point_id, action, payload))
+
+
+def meter(transaction_id: str | None, cp: str = CP) -> MeterValue:
+    return MeterValue(cp, 1, T0, [{"value": "1", "measurand": "Energy.Active.Import.Register"}],
+                      transaction_id)
+
+
+@pytest.fixture
+def costing() -> tuple[MemoryTenantStore, MemoryTariffs]:
+    store = MemoryTenantStore()
+    data = store.for_tenant(TENANT)
+    tariffs = MemoryTariffs(eur("0.30", "0", "1"))
+    data.tariffs = tariffs  # type: ignore[attr-defined]
+    return store, tariffs
+
+
+def _put(store: MemoryTenantStore, t: ChargerTransaction) -> None:
+    from csms.domain.charger_transactions import TransactionEventData
+
+    event = TransactionEventData(t.charge_point_id, t.transaction_id, "Started", 0,
+                                 t.started_at, "Authorized", evse_id=1,
+                                 meter_values=[MeterValue(CP, 1, T0, [
+                                     {"value": "1000", "measurand":
+                                      "Energy.Active.Import.Register"}], t.transaction_id)])
+    store.for_tenant(TENANT).charger_transactions.apply(event, None)
+    update = TransactionEventData(t.charge_point_id, t.transaction_id, "Updated", 1,
+                                  T0 + timedelta(minutes=5), "MeterValuePeriodic",
+                                  meter_values=[MeterValue(CP, 1, T0 + timedelta(minutes=5), [
+                                      {"value": "11000", "measurand":
+                                       "Energy.Active.Import.Register"}], t.transaction_id)])
+    store.for_tenant(TENANT).charger_transactions.apply(update, None)
+
+
+def test_cost_updated_at_most_once_a_minute_per_transaction(costing) -> None:
+    store, _ = costing
+    _put(store, tx())
+    commands = Commands()
+    updates = CostUpdates(store, commands)
+    assert updates.after_stored(TENANT, [meter("TX-1"), meter("TX-1")], T0) == ["TX-1"]
+    assert commands.sent == [(TENANT, CP, "CostUpdated",
+                              {"totalCost": 4.0, "transactionId": "TX-1"})]
+    assert updates.after_stored(TENANT, [meter("TX-1")], T0 + timedelta(seconds=59)) == []
+    assert updates.after_stored(TENANT, [meter("TX-1")], T0 + timedelta(seconds=60)) == [
+        "TX-1"]
+    assert len(commands.sent) == 2
+
+
+def test_cost_updated_skips_what_it_cannot_price_or_reach(costing) -> None:
+    store, tariffs = costing
+    commands = Commands()
+    updates = CostUpdates(store, commands)
+    # Unknown transactions (a 1.6 one), meter values outside a transaction.
+    assert updates.after_stored(TENANT, [meter("42"), meter(None)], T0) == []
+    _put(store, tx())
+    assert CostUpdates(store, Commands(NotConnected(CP))).after_stored(
+        TENANT, [meter("TX-1")], T0) == []
+    assert CostUpdates(store, Commands(UnknownCommand("CostUpdated", "ocpp1.6"))).after_stored(
+        TENANT, [meter("TX-1")], T0 + HOUR) == []
+    tariffs.tariff = None
+    assert updates.after_stored(TENANT, [meter("TX-1")], T0 + 2 * HOUR) == []
+    assert commands.sent == []
+
+
+def test_cost_updated_failures_are_logged_not_raised(costing) -> None:
+    store, _ = costing
+    _put(store, tx())
+    updates = CostUpdates(store, Commands(RuntimeError("boom")))
+    assert updates.after_stored(TENANT, [meter("TX-1")], T0) == []
+
+
+def test_stores_without_tariffs_price_nothing() -> None:
+    assert tariffs_of(MemoryTenantStore().for_tenant(TENANT)) is None
