@@ -109,7 +109,8 @@ async def test_running_and_final_cost_and_cost_updated(gateway, fleet):
 
         # What the event worker does once it stored these meter values: the CSMS pushes
         # CostUpdated, once a minute per transaction at most.
-        pushes = CostUpdates(bootstrap.tenant_store(), bootstrap.command_service())
+        pushes = CostUpdates(bootstrap.tenant_store(), bootstrap.command_service(),
+                             records=bootstrap.records())
         values = [MeterValue(cp_id, 1, base, [], tx)]
         assert pushes.after_stored(fleet.tenant_id, values, datetime.now(UTC)) == [tx]
         assert pushes.after_stored(fleet.tenant_id, values, datetime.now(UTC)) == []

@@ -360,3 +360,40 @@ def test_cost_updated_failures_are_logged_not_raised(costing) -> None:
 
 def test_stores_without_tariffs_price_nothing() -> None:
     assert tariffs_of(MemoryTenantStore().for_tenant(TENANT)) is None
+
+
+def test_cost_updated_hands_on_the_records_of_its_commands(costing) -> None:
+    store, _ = costing
+    _put(store, tx())
+
+    class Flushes:
+        count = 0
+
+        def flush(self) -> None:
+            Flushes.count += 1
+
+    updates = CostUpdates(store, Commands(), records=Flushes())  # type: ignore[arg-type]
+    updates.after_stored(TENANT, [meter("TX-1")], T0)
+    updates.after_stored(TENANT, [meter("TX-1")], T0)  # nothing sent: nothing to flush
+    assert Flushes.count == 1
+
+
+def test_ocpp21_answers_carry_the_cost_too(w201: World, tariffs: MemoryTariffs) -> None:
+    from csms.versions import v21
+
+    parts = CentralSystemParts(
+        charging=w201.messages._routers[v16.SUBPROTOCOL]._handlers[  # type: ignore[attr-defined]
+            "Heartbeat"
+        ].__self__._charging,
+        directory=w201.directory, clock=w201.clock, heartbeat_interval=300,
+        store=w201.store, records=w201.records,
+    )
+    w201.messages._routers[v21.SUBPROTOCOL] = v21.plugin().router(parts)  # type: ignore[index]
+    w201.registry.register(ConnectionInfo("conn-21", CP, TENANT, v21.SUBPROTOCOL, NOW))
+    tariffs.tariff = eur(energy="0.5")
+
+    def call21(payload: dict) -> list:
+        return w201.send([2, f"v21-{next(_ids)}", "TransactionEvent", payload], "conn-21")
+
+    call21(tx_event("Started", 0, 0, 0))
+    assert call21(tx_event("Updated", 1, 60, 3000))[2] == {"totalCost": 1.5}

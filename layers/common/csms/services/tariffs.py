@@ -14,7 +14,7 @@ from csms.domain.charger_transactions import ChargerTransaction
 from csms.domain.commands import NotConnected, UnknownCommand
 from csms.domain.model import MeterValue
 from csms.domain.tariffs import Tariff, transaction_cost
-from csms.ports import TenantData, TenantStore
+from csms.ports import RuntimeRecords, TenantData, TenantStore
 
 logger = logging.getLogger(__name__)
 
@@ -103,10 +103,14 @@ class CostUpdates:
     """
 
     def __init__(self, store: TenantStore, commands: CommandSender,
-                 interval: timedelta = COST_UPDATE_INTERVAL) -> None:
+                 interval: timedelta = COST_UPDATE_INTERVAL,
+                 records: RuntimeRecords | None = None) -> None:
         self._store = store
         self._commands = commands
         self._interval = interval
+        # The records its commands leave (sent, failed) are handed on after each run, as
+        # the site limit controller does: the worker flushes only for reconnections.
+        self._records = records
 
     def after_stored(
         self, tenant_id: str, meter_values: Sequence[MeterValue], now: datetime
@@ -133,6 +137,12 @@ class CostUpdates:
                 logger.exception("CostUpdated failed", extra={
                     "tenant_id": tenant_id, "charge_point_id": charge_point_id,
                     "transaction_id": transaction_id})
+        if sent and self._records is not None:
+            try:
+                self._records.flush()
+            except Exception:
+                logger.exception("CostUpdated: handing on records failed",
+                                 extra={"tenant_id": tenant_id})
         return sent
 
     def _push(
