@@ -9,6 +9,7 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
+from csms.domain import events
 from csms.domain.charger_transactions import ChargerTransaction, Reading
 from csms.domain.commands import NotConnected, UnknownCommand
 from csms.domain.model import ConnectionInfo, MeterValue, RegisteredChargePoint, Tenant
@@ -17,6 +18,7 @@ from csms.protocol.timestamps import format_timestamp
 from csms.services.tariffs import CostUpdates, consumed_wh, running_cost, tariffs_of
 from csms.versions import CentralSystemParts, v16, v201
 
+from tests.event_schemas import validate_event
 from tests.fakes.memory import MemoryTenantStore
 
 from .conftest import CP, NOW, TENANT, World
@@ -245,6 +247,9 @@ def test_running_and_final_cost_in_the_answers(w201: World, tariffs: MemoryTarif
     assert tariffs.costs[(CP, "TX-1")] == (Decimal("4.70"), "EUR")
     stopped = [e for e in EVENTS if e["type"] == "transaction_stopped"]
     assert (stopped[0]["data"]["total_cost"], stopped[0]["data"]["currency"]) == (4.7, "EUR")
+    # As documented in docs/events/transaction_stopped.schema.json.
+    validate_event(events.event("e-1", "transaction_stopped", TENANT, CP, ts(3600),
+                                stopped[0]["data"]))
 
 
 def test_the_answer_keeps_id_token_info_beside_the_cost(w201: World,
