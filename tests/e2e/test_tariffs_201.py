@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -132,3 +133,34 @@ async def test_running_and_final_cost_and_cost_updated(gateway, fleet):
     command = fleet.db["commands"].find_one({"charge_point_id": cp_id, "action": "CostUpdated"})
     assert command is not None and command["status"] == "completed"
     assert admin.request("DELETE").status == 204
+
+
+# Isolation: the tariff is the caller's tenant's, found by no id, so tenant A's routes
+# only ever read or change A's. test_isolation.py's route matrix takes these in.
+TARIFF_ROUTES = {
+    "GET /v1/tariff": None,
+    "PUT /v1/tariff": {"currency": "USD", "energy_per_kwh": 9},
+    "DELETE /v1/tariff": None,
+}
+
+
+@pytest.mark.parametrize("route", list(TARIFF_ROUTES))
+def test_tenant_a_cannot_reach_tenant_bs_tariff(route, gateway, fleet):
+    b = TariffApi(gateway, fleet.tenant_id, "admin")
+    own = TARIFF | {"energy_per_kwh": 0.777}  # B's, recognisable
+    assert b.request("PUT", own).status == 200
+    stored = fleet.db["tariff"].find_one()
+    intruder_tenant = f"a{uuid.uuid4().hex[:10]}"
+    fleet.admin.create_tenant(intruder_tenant, "intruder")
+    a = TariffApi(gateway, intruder_tenant, "admin")
+    method, _ = route.split(" ", 1)
+
+    reply = a.request(method, TARIFF_ROUTES[route])
+
+    assert reply.status in {200, 204, 404}, reply.text
+    assert "0.777" not in reply.text
+    if method == "GET":
+        assert reply.status == 404  # A has none: B's is not A's
+    assert fleet.db["tariff"].find_one() == stored
+    assert b.request("GET").json["energy_per_kwh"] == 0.777
+    b.request("DELETE")
