@@ -368,3 +368,27 @@ def test_the_view_reads_1_6_answers_by_type_and_is_empty_before_any():
         "ManufacturerRootCertificate"]
     assert installed_certificates({}) == []
     assert installed_certificates({"installed_certificates": {"status": "NotFound"}}) == []
+
+
+# What goes out validates in each version
+
+
+def test_certificate_signed_fits_each_versions_schema(ca):
+    from csms.versions import v16, v201
+
+    commands = FakeCommands()
+    signing = CertificateSigning(FixedCa(ca), commands, lambda: NOW)
+    signing.sign_and_send(TENANT, CP, {"csr": csr_pem(),
+                                       "certificateType": "ChargingStationCertificate"})
+    signing.sign_and_send(TENANT, CP, {"csr": csr_pem()})
+    (*_, payload_201, _), (*_, payload_16, _) = commands.sent
+    v201.plugin().schemas.validate_request("CertificateSigned", payload_201)
+    v16.plugin().schemas.validate_request("CertificateSigned", payload_16)
+    handlers, _ = handlers_with()
+    schemas = v201.plugin().schemas
+    schemas.validate_response("SignCertificate",
+                              handlers["SignCertificate"](CTX, {"csr": csr_pem("CP-2")}))
+    schemas.validate_response("Get15118EVCertificate", handlers["Get15118EVCertificate"](
+        CTX, {"iso15118SchemaVersion": "x", "action": "Install", "exiRequest": "A"}))
+    schemas.validate_response("GetCertificateStatus", handlers["GetCertificateStatus"](
+        CTX, {"ocspRequestData": {}}))
