@@ -105,11 +105,13 @@ class WebSocketGateway:
         self._invocations = ThreadPoolExecutor(
             max_workers=concurrency, thread_name_prefix="invocation"
         )
-        # $connect and $disconnect get threads of their own: on AWS each route's Lambdas
-        # scale apart, and a reconnect storm (thousands of $connect, each up to a scrypt
-        # check) must not leave connected chargers' messages queued behind it.
-        self._connections = ThreadPoolExecutor(
-            max_workers=concurrency, thread_name_prefix="connection"
+        # $connect and $disconnect get threads of their own, each route apart as its
+        # Lambdas scale apart on AWS: a reconnect storm (thousands of $connect, each up to
+        # a scrypt check) must not queue connected chargers' messages, nor its reconnects
+        # wait behind the bookkeeping of the thousands of $disconnect just before.
+        self._connects = ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="connect")
+        self._disconnects = ThreadPoolExecutor(
+            max_workers=concurrency, thread_name_prefix="disconnect"
         )
         self.host = host
         self.port = port
@@ -165,8 +167,8 @@ class WebSocketGateway:
         for server in servers:
             await server.wait_closed()
         # $disconnect invocations of the closed connections have run by now.
-        self._invocations.shutdown(wait=False)
-        self._connections.shutdown(wait=False)
+        for pool in (self._invocations, self._connects, self._disconnects):
+            pool.shutdown(wait=False)
 
     async def _invoke(self, route: str, event: dict[str, Any]) -> dict[str, Any]:
         function = {
@@ -178,7 +180,9 @@ class WebSocketGateway:
         try:
             loop = asyncio.get_running_loop()
             call = functools.partial(self._handlers[route], event, context)
-            pool = self._invocations if route == "$default" else self._connections
+            pool = {"$connect": self._connects, "$disconnect": self._disconnects}.get(
+                route, self._invocations
+            )
             result = await loop.run_in_executor(pool, call)
         except Exception:
             # Like API Gateway: a failing integration is an error for the client, not a crash.
