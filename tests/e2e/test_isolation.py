@@ -132,8 +132,9 @@ def test_the_matrix_covers_every_route_of_the_api(gateway):
 
     # The 2.0.1 blocks' routes have a matrix of their own (they need B's data of them).
     from .test_isolation_blocks_201 import BLOCK_ROUTES
+    from .test_tariffs_201 import TARIFF_ROUTES
 
-    assert documented == set(ROUTES) | set(BLOCK_ROUTES) | set(SITE_ROUTES)
+    assert documented == set(ROUTES) | set(BLOCK_ROUTES) | set(SITE_ROUTES) | set(TARIFF_ROUTES)
 
 
 def fill(text: str, b: Victim) -> str:

@@ -33,6 +33,7 @@ if TYPE_CHECKING:  # adapters import their drivers; load them only when wired
     from csms.adapters.jwt_tokens import TokenVerifier
     from csms.adapters.mongo import MongoTenantStore
     from csms.adapters.mongo_queries import MongoTenantQueries
+    from csms.domain.model import MeterValue
     from csms.ports import (
         CommandQueue,
         ConnectionGateway,
@@ -51,6 +52,7 @@ if TYPE_CHECKING:  # adapters import their drivers; load them only when wired
     from csms.services.fleet import FleetService
     from csms.services.reservations import ReservationExpiry
     from csms.services.site_limit import SiteLimitController, Trigger
+    from csms.services.tariffs import CostUpdates
 
 
 def utc_now() -> datetime:
@@ -307,7 +309,20 @@ class Wiring:
 
     @cached_property
     def record_applier(self) -> RecordApplier:
-        return RecordApplier(self.tenant_store, self.directory, site_limits=self._site_change)
+        return RecordApplier(
+            self.tenant_store, self.directory, site_limits=self._site_change,
+            cost_updates=self._cost_update,
+        )
+
+    def _cost_update(self, tenant_id: str, values: Sequence[MeterValue]) -> None:
+        self.cost_updates.after_stored(tenant_id, values, self.clock())
+
+    @cached_property
+    def cost_updates(self) -> CostUpdates:
+        """CostUpdated pushes to chargers in a session, from the event worker."""
+        from csms.services.tariffs import CostUpdates
+
+        return CostUpdates(self.tenant_store, self.command_service, records=self.records)
 
     def _site_change(self, tenant_id: str, triggers: Sequence[Trigger]) -> None:
         # Built on the first session change, not with the applier: most batches have none.

@@ -153,6 +153,7 @@ class RecordApplier:
         directory: Directory,
         monotonic: Callable[[], float] = time.monotonic,
         site_limits: SiteLimits | None = None,
+        cost_updates: Callable[[str, Sequence[MeterValue]], object] | None = None,
     ) -> None:
         self._store = store
         self._directory = directory
@@ -160,6 +161,8 @@ class RecordApplier:
         self._tenants: dict[str, tuple[float, Tenant]] = {}
         # None: no site limits (bootstrap passes the controller's entry point).
         self._site_limits = site_limits
+        # None: no CostUpdated pushes (bootstrap passes the tariff service's entry point).
+        self._cost_updates = cost_updates
 
     def tenant(self, tenant_id: str) -> Tenant:
         """The tenant's settings, read at most every TENANT_CACHE_SECONDS: every batch
@@ -196,6 +199,12 @@ class RecordApplier:
         """Hand the batch's triggers to the site limit controller. Its failures are
         logged, never raised: the records are stored, and retrying the batch would store
         them again for nothing; the next session change divides the site again."""
+        values = [v for d in batch for v in d.meter_values if v.transaction_id is not None]
+        if values and self._cost_updates is not None:
+            try:
+                self._cost_updates(tenant_id, values)
+            except Exception:
+                logger.exception("cost updates failed", extra={"tenant_id": tenant_id})
         found = triggers(batch)
         if not found:
             return

@@ -34,6 +34,7 @@ from csms.entrypoints.tenant_api import (
     routes_records,
     routes_reservations,
     routes_sites,
+    routes_tariffs,
     routes_tenants,
 )
 from csms.observability import logger
@@ -233,6 +234,7 @@ def create_app() -> APIGatewayHttpResolver:
     routes_data_transfer.install(app)
     routes_firmware.install(app)
     routes_sites.install(app)
+    routes_tariffs.install(app)
     security: dict[str, SecurityScheme] = {"bearer": HTTPBearer(bearerFormat="JWT")}
     app.configure_openapi(
         title="CSMS tenant API",
