@@ -37,6 +37,7 @@ ROUTES: dict[str, dict | None] = {
     "POST /v1/charge-points/{charge_point_id}/commands/{action}": {"type": "Hard"},
     "POST /v1/charge-points/{charge_point_id}/password/push": {},
     "GET /v1/charge-points/{charge_point_id}/variables": None,
+    "GET /v1/charge-points/{charge_point_id}/certificates": None,
     "GET /v1/commands": None,
     "GET /v1/commands/{command_id}": None,
     "POST /v1/id-tags": {"id_tag": "A-OWN-TAG"},

@@ -149,10 +149,14 @@ def test_data_transfer_to_an_unknown_vendor_is_unknown_vendor_id(world):
     assert reply[2] == {"status": "UnknownVendorId"}
 
 
-def test_sign_certificate_is_accepted_and_the_csr_kept(world):
-    assert world.call("SignCertificate", {"csr": "-----BEGIN CSR-----"})[2] == {
-        "status": "Accepted"}
+def test_sign_certificate_is_accepted_and_the_csr_kept_or_rejected_when_bad(world):
+    from tests.unit.test_certificates import csr_pem
+
+    assert world.call("SignCertificate", {"csr": csr_pem(CP)})[2] == {"status": "Accepted"}
     assert world.tenant.charge_points.notifications[0][1] == "certificate_signing_request"
+    assert world.call("SignCertificate", {"csr": "-----BEGIN CSR-----"}, "b")[2] == {
+        "status": "Rejected"}
+    assert world.tenant.charge_points.notifications[1][1] == "certificate_signing_rejected"
 
 
 def test_status_notifications_of_firmware_diagnostics_logs_and_security_are_recorded(world):

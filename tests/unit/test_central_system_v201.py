@@ -188,7 +188,10 @@ def test_remote_start_id_is_linked_to_its_command(w201):
 
 @pytest.mark.parametrize(("action", "payload", "answer"), [
     ("DataTransfer", {"vendorId": "acme"}, {"status": "UnknownVendorId"}),
-    ("SignCertificate", {"csr": "CSR"}, {"status": "Accepted"}),
+    # Not a CSR: Rejected (and noted); tests/unit/test_certificates.py signs real ones.
+    ("SignCertificate", {"csr": "CSR"}, {"status": "Rejected", "statusInfo": {
+        "reasonCode": "InvalidCSR",
+        "additionalInfo": "the CSR is not a PEM encoded PKCS#10 request"}}),
     ("SecurityEventNotification", {"type": "X", "timestamp": "2026-01-01T00:00:00Z"}, {}),
     ("GetCertificateStatus", {"ocspRequestData": {
         "hashAlgorithm": "SHA256", "issuerNameHash": "a", "issuerKeyHash": "b",

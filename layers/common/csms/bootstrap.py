@@ -311,7 +311,7 @@ class Wiring:
     def record_applier(self) -> RecordApplier:
         return RecordApplier(
             self.tenant_store, self.directory, site_limits=self._site_change,
-            cost_updates=self._cost_update,
+            cost_updates=self._cost_update, on_stored=self._records_stored,
         )
 
     def _cost_update(self, tenant_id: str, values: Sequence[MeterValue]) -> None:
@@ -323,6 +323,35 @@ class Wiring:
         from csms.services.tariffs import CostUpdates
 
         return CostUpdates(self.tenant_store, self.command_service, records=self.records)
+    def _records_stored(self, tenant_id: str, batch: Sequence[Any]) -> None:
+        signing = self.certificate_signing
+        if signing is not None:
+            signing.react(tenant_id, batch)
+
+    @cached_property
+    def certificate_signing(self) -> Any:
+        """CertificateSigned for stored SignCertificate requests; None without a CA."""
+        from pathlib import Path
+
+        from csms.adapters.certificate_authority import (
+            CertificateAuthority,
+            LocalCertificateAuthority,
+            SecretsManagerCertificateAuthority,
+        )
+        from csms.services.certificates import CertificateSigning
+
+        s = self.settings
+        ca: CertificateAuthority
+        if s.tenant_ca_secret_arn:
+            import boto3
+
+            client = boto3.client("secretsmanager", region_name=s.aws_region)
+            ca = SecretsManagerCertificateAuthority(client, s.tenant_ca_secret_arn)
+        elif s.local_ca_dir and s.local_ca_passphrase:
+            ca = LocalCertificateAuthority(Path(s.local_ca_dir), s.local_ca_passphrase.encode())
+        else:
+            return None
+        return CertificateSigning(ca, self.command_service, self.clock)
 
     def _site_change(self, tenant_id: str, triggers: Sequence[Trigger]) -> None:
         # Built on the first session change, not with the applier: most batches have none.

@@ -47,6 +47,12 @@ class Settings:
     credential_cache_seconds: int = 9000
     credential_cache_key: str | None = None
     credential_cache_key_arn: str | None = None
+    # The tenants' CA for CertificateSigned: on AWS a Secrets Manager secret holding the
+    # PEM key and certificate ("{tenant_id}" in the ARN: one secret per tenant); locally
+    # a CA generated per tenant in LOCAL_CA_DIR, its key encrypted with the passphrase.
+    tenant_ca_secret_arn: str | None = None
+    local_ca_dir: str | None = None
+    local_ca_passphrase: str | None = None
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -88,6 +94,9 @@ class Settings:
             ),
             credential_cache_key=env.get("CREDENTIAL_CACHE_KEY") or None,
             credential_cache_key_arn=env.get("CREDENTIAL_CACHE_KEY_ARN") or None,
+            tenant_ca_secret_arn=env.get("TENANT_CA_SECRET_ARN") or None,
+            local_ca_dir=env.get("LOCAL_CA_DIR") or None,
+            local_ca_passphrase=env.get("LOCAL_CA_PASSPHRASE") or None,
         )
 
 

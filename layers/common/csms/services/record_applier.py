@@ -154,6 +154,7 @@ class RecordApplier:
         monotonic: Callable[[], float] = time.monotonic,
         site_limits: SiteLimits | None = None,
         cost_updates: Callable[[str, Sequence[MeterValue]], object] | None = None,
+        on_stored: Callable[[str, Sequence[Decoded]], object] | None = None,
     ) -> None:
         self._store = store
         self._directory = directory
@@ -163,6 +164,8 @@ class RecordApplier:
         self._site_limits = site_limits
         # None: no CostUpdated pushes (bootstrap passes the tariff service's entry point).
         self._cost_updates = cost_updates
+        # Called with each tenant's stored batch (CertificateSigned for signing requests).
+        self._on_stored = on_stored
 
     def tenant(self, tenant_id: str) -> Tenant:
         """The tenant's settings, read at most every TENANT_CACHE_SECONDS: every batch
@@ -205,6 +208,12 @@ class RecordApplier:
                 self._cost_updates(tenant_id, values)
             except Exception:
                 logger.exception("cost updates failed", extra={"tenant_id": tenant_id})
+        if self._on_stored is not None:
+            try:
+                self._on_stored(tenant_id, batch)
+            except Exception:
+                logger.exception("reacting to stored records failed",
+                                 extra={"tenant_id": tenant_id})
         found = triggers(batch)
         if not found:
             return

@@ -23,6 +23,7 @@ from csms.domain.access import Forbidden, Permission, Principal, Unauthenticated
 from csms.domain.commands import NotConnected, UnknownCommand
 from csms.domain.credentials import WeakPassword
 from csms.entrypoints.tenant_api import (
+    routes_certificates,
     routes_commands,
     routes_data_transfer,
     routes_device_model,
@@ -235,6 +236,7 @@ def create_app() -> APIGatewayHttpResolver:
     routes_firmware.install(app)
     routes_sites.install(app)
     routes_tariffs.install(app)
+    routes_certificates.install(app)
     security: dict[str, SecurityScheme] = {"bearer": HTTPBearer(bearerFormat="JWT")}
     app.configure_openapi(
         title="CSMS tenant API",

@@ -11,6 +11,7 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
+from csms.domain.certificates import BadCsr, check_csr
 from csms.domain.model import (
     BootInfo,
     ConnectorStatus,
@@ -22,6 +23,7 @@ from csms.domain.model import (
 from csms.ports import RuntimeRecords, TenantStore
 from csms.protocol.router import CallContext, Handler
 from csms.protocol.timestamps import format_timestamp, parse_timestamp
+from csms.services.certificates import SIGNING_REQUEST
 from csms.services.charging import ChargingService
 from csms.services.data_transfer import DataTransferService
 from csms.services.firmware import FirmwareService
@@ -178,8 +180,14 @@ class CentralSystem16:
         return {}
 
     def on_sign_certificate(self, ctx: CallContext, payload: Payload) -> Payload:
-        # The CSR is kept for the operator's CA; CertificateSigned goes out later.
-        self._notify(ctx, "certificate_signing_request", payload)
+        # Checked now (a bad CSR is Rejected); the event worker signs a stored request
+        # with the tenant's CA and sends CertificateSigned (services/certificates.py).
+        try:
+            check_csr(payload["csr"], ctx.charge_point_id)
+        except BadCsr as bad:
+            self._notify(ctx, "certificate_signing_rejected", {"reason": bad.reason})
+            return {"status": "Rejected"}
+        self._notify(ctx, SIGNING_REQUEST, {"csr": payload["csr"]})
         return {"status": "Accepted"}
 
     def on_signed_firmware_status_notification(self, ctx: CallContext, payload: Payload) -> Payload:

@@ -24,7 +24,7 @@ from csms.services.firmware import FirmwareService
 from csms.services.provisioning import ProvisioningService
 from csms.services.reservations import ReservationService
 from csms.services.transaction_events import TransactionEventService
-from csms.versions.v201 import smart_charging
+from csms.versions.v201 import certificates, smart_charging
 
 if TYPE_CHECKING:
     from csms.versions import CentralSystemParts
@@ -88,12 +88,8 @@ class CentralSystem201:
             "Authorize": self.on_authorize,
             "TransactionEvent": self.on_transaction_event,
             "NotifyReport": self.on_notify_report,
-            "SignCertificate": self.on_sign_certificate,
             "DataTransfer": self.on_data_transfer,
-            "NotifyEVChargingNeeds": self.on_notify_ev_charging_needs,
             "NotifyEVChargingSchedule": self.on_notify_ev_charging_schedule,
-            "Get15118EVCertificate": self.on_get_15118_ev_certificate,
-            "GetCertificateStatus": self.on_get_certificate_status,
             "ReservationStatusUpdate": self.on_reservation_status_update,
             "NotifyDisplayMessages": self.on_notify_display_messages,
             "LogStatusNotification": self.on_log_status_notification,
@@ -108,6 +104,7 @@ class CentralSystem201:
         # K: charging limits, profile reports and EV charging needs (which the site
         # limit controller uses).
         own.update(smart_charging.handlers(self._parts))
+        own.update(certificates.handlers(self._parts))
         return {action: self._registered(action, handler) for action, handler in own.items()}
 
     def _registered(self, action: str, handler: Handler) -> Handler:
@@ -300,13 +297,6 @@ class CentralSystem201:
             payload["data"], payload.get("tbc", False), ctx.received_at)
         return {}
 
-    # M, K, A and the rest: stored and acknowledged
-
-    def on_sign_certificate(self, ctx: CallContext, payload: Payload) -> Payload:
-        # The CSR is kept for the operator's CA; CertificateSigned goes out later.
-        self.notify(ctx, "certificate_signing_request", payload)
-        return {"status": "Accepted"}
-
     # L: firmware
 
     def on_firmware_status_notification(self, ctx: CallContext, payload: Payload) -> Payload:
@@ -341,35 +331,14 @@ class CentralSystem201:
             result["statusInfo"] = {"reasonCode": answer.reason}
         return result
 
-    def on_notify_ev_charging_needs(self, ctx: CallContext, payload: Payload) -> Payload:
-        # No smart charging here computes schedules: none will follow (Rejected).
-        self.notify(ctx, "ev_charging_needs", payload)
-        return {"status": "Rejected",
-                "statusInfo": {"reasonCode": "NoSmartCharging",
-                               "additionalInfo": "this CSMS computes no charging schedules"}}
-
     def on_notify_ev_charging_schedule(self, ctx: CallContext, payload: Payload) -> Payload:
         self.notify(ctx, "ev_charging_schedule", payload)
         return {"status": "Accepted"}
-
-    def on_get_15118_ev_certificate(self, ctx: CallContext, payload: Payload) -> Payload:
-        self.notify(ctx, "iso15118_ev_certificate_request", payload)
-        return {"status": "Failed", "exiResponse": "",
-                "statusInfo": _no_endpoint("no contract certificate endpoint is configured")}
-
-    def on_get_certificate_status(self, ctx: CallContext, payload: Payload) -> Payload:
-        self.notify(ctx, "certificate_status_request", payload)
-        return {"status": "Failed",
-                "statusInfo": _no_endpoint("no OCSP responder is configured")}
 
     def notify(self, ctx: CallContext, kind: str, payload: Payload) -> None:
         self._charging.notification(
             ctx.tenant_id, ctx.charge_point_id, kind, payload, ctx.received_at
         )
-
-
-def _no_endpoint(text: str) -> Payload:
-    return {"reasonCode": "NoEndpoint", "additionalInfo": text}
 
 
 def _id_token(payload: Payload) -> IdToken:
