@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import time
 import uuid
 from collections.abc import Iterator
 
@@ -26,7 +25,8 @@ from .conftest import Api, GatewayThread, Scheme, api_for, raw_socket, start_gat
 pytestmark = pytest.mark.e2e
 
 # Short, so a silent charger's command is overdue within the test.
-ANSWER_SECONDS = 2
+# Long enough that a loaded machine still runs $disconnect before the deadline.
+ANSWER_SECONDS = 5
 BOOT = [2, "boot-1", "BootNotification", {"chargePointVendor": "V", "chargePointModel": "M"}]
 
 
@@ -82,18 +82,17 @@ def sweep() -> dict:
     return result
 
 
-async def test_a_dropped_connection_fails_its_command_in_flight_within_2_s(
+async def test_a_dropped_connection_fails_its_command_in_flight_before_its_deadline(
     unruly_gateway, fleet, operator, scheme: Scheme
 ):
     cp_id = fleet.add_charge_point(f"DROP-{scheme}")
     async with raw_socket(unruly_gateway, cp_id, scheme) as ws:
         command = await post_command(operator, cp_id, "Reset", {"type": "Soft"})
         assert (await next_frame(ws))[2] == "Reset"
-    dropped_at = time.monotonic()
 
-    failed = await command_after(operator, command["command_id"], wait=2)
+    # Waiting less than the answer deadline: only $disconnect can have ended it.
+    failed = await command_after(operator, command["command_id"], wait=ANSWER_SECONDS - 1)
 
-    assert time.monotonic() - dropped_at < 2.5
     assert failed["status"] == "failed"
     assert failed["error"] == {"reason": "connection closed before the charger answered"}
 

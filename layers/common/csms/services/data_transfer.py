@@ -20,6 +20,7 @@ from csms.domain.data_transfer import (
     signature,
 )
 from csms.ports import RuntimeRecords, TenantStore, VendorEndpoint
+from csms.services.storable import storable
 
 logger = logging.getLogger(__name__)
 
@@ -73,6 +74,9 @@ class DataTransferService:
         ocpp_version: str,
         at: datetime,
     ) -> Answer:
+        if not _storable_text(vendor_id):
+            # A lone surrogate: no handler can have that name (nor can a store look it up).
+            return Answer("UnknownVendorId")
         transfers = self._store.for_tenant(tenant_id).data_transfers
         handler = transfers.handler(vendor_id)
         if handler is None:
@@ -87,11 +91,12 @@ class DataTransferService:
         entry = {"vendor_id": vendor_id, "message_id": message_id, "data": data,
                  "mode": handler.mode.value, "status": answer.status,
                  "answer_data": answer.data, "reason": answer.reason}
-        transfers.record(charge_point_id, entry, at)
-        self._records.event(tenant_id, charge_point_id, "data_transfer", {
+        # Whatever the charger put in `data` must not keep the entry out of the store.
+        transfers.record(charge_point_id, storable(entry)[0], at)
+        self._records.event(tenant_id, charge_point_id, "data_transfer", storable({
             "vendor_id": vendor_id, "message_id": message_id, "data": data,
             "mode": handler.mode.value, "status": answer.status,
-        }, at)
+        })[0], at)
         return answer
 
     def _forward(
@@ -124,3 +129,11 @@ class DataTransferService:
         if status not in STATUSES:
             return Answer("Rejected", reason="InvalidEndpointReply")
         return Answer(status, reply.get("data"))
+
+
+def _storable_text(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
