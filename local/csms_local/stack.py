@@ -113,6 +113,9 @@ def apply_local_environment(config: StackConfig, override: bool = False) -> None
         "JWT_SECRET": _local_secret(config.data_dir / "jwt-secret"),
         # Keys the verified-login cache of $connect (a Secrets Manager secret on AWS).
         "CREDENTIAL_CACHE_KEY": _local_secret(config.data_dir / "credential-cache-key"),
+        # The tenants' CAs for CertificateSigned (a Secrets Manager secret on AWS).
+        "LOCAL_CA_DIR": str(config.data_dir / "tenant-ca"),
+        "LOCAL_CA_PASSPHRASE": _local_secret(config.data_dir / "tenant-ca-passphrase"),
     }
     for key, value in values.items():
         if override:
@@ -298,7 +301,7 @@ def banner(config: StackConfig, demo: dict[str, Any]) -> str:
             "CSMS local stack is up.",
             f"  Charge point URL : {url}",
             f"  Charge point wss : {secure}  (trust CA file {config.tls_dir / 'ca.pem'})",
-            "  Subprotocol      : ocpp1.6",
+            "  Subprotocol      : ocpp1.6 (or ocpp2.0.1, ocpp2.1)",
             f"  Basic auth       : user {demo['charge_point_id']}  password {demo['password']}",
             f"  Accepted id tag  : {demo['id_tag']}",
             f"  Tenant           : {demo['tenant_id']}",

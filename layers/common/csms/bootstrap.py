@@ -103,6 +103,8 @@ class Wiring:
         self._rate_limiter = rate_limiter
         self._verified_credentials = verified_credentials
         self._gateway = gateway
+        self._gateways: dict[str, ConnectionGateway] = {}
+        self._lock = threading.Lock()
         self._event_publisher = event_publisher
         self._record_queue = record_queue
         self._dead_letters = dead_letters
@@ -246,7 +248,13 @@ class Wiring:
         url = s.websocket_management_endpoint or endpoint
         if not url:
             raise RuntimeError("no @connections endpoint known")
-        return ApiGatewayConnections(url, s.aws_region)
+        # A boto3 client costs ~7 ms of CPU to build and is thread-safe: one per endpoint
+        # (a reconnect storm closes thousands of replaced connections through it).
+        with self._lock:
+            gateway = self._gateways.get(url)
+            if gateway is None:
+                gateway = self._gateways[url] = ApiGatewayConnections(url, s.aws_region)
+        return gateway
 
     @cached_property
     def _configured_gateway(self) -> ConnectionGateway:
