@@ -12,7 +12,10 @@ GetInstalledCertificateIds answer is what GET /v1/charge-points/{id}/certificate
 from __future__ import annotations
 
 import asyncio
+import http.server
+import json
 import secrets
+import threading
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -23,8 +26,6 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 from csms import bootstrap
-from csms.config import Settings
-from csms.entrypoints import tenant_api
 from csms_local.gateway import GatewayLimits
 from csms_local.lambdas import load_handler
 from csms_local.sqs_poller import SqsPoller, create_queues
@@ -32,14 +33,7 @@ from csms_local.sqs_poller import SqsPoller, create_queues
 from .conftest import GatewayThread, api_for, start_gateway
 from .test_commands_201 import Station, command, station
 
-pytestmark = [
-    pytest.mark.e2e,
-    # Until the block M hooks are installed (the 2.0.1 handlers, the worker's signing
-    # with LOCAL_CA_DIR / LOCAL_CA_PASSPHRASE, the certificates route).
-    pytest.mark.skipif(
-        not hasattr(Settings(), "local_ca_dir") or not hasattr(tenant_api, "routes_certificates"),
-        reason="block M hooks not installed yet"),
-]
+pytestmark = pytest.mark.e2e
 
 
 @pytest.fixture(scope="module")
@@ -153,3 +147,37 @@ async def test_installed_certificates_are_shown_from_the_stations_answer(gateway
     assert certificates[1]["child_certificates"][0]["serial_number"] == "02"
     other_tenant = viewer.get("/v1/charge-points/no-such-charger/certificates")
     assert other_tenant.status == 404
+
+
+class _EvCertificateService(http.server.BaseHTTPRequestHandler):
+    """The tenant's ISO 15118 certificate service: answers every request Accepted."""
+
+    def do_POST(self) -> None:
+        self.rfile.read(int(self.headers["Content-Length"]))
+        body = json.dumps({"status": "Accepted", "exiResponse": "QkJCQg=="}).encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+async def test_iso15118_certificate_requests_go_to_the_tenants_endpoint(gateway, fleet):
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _EvCertificateService)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        url = f"http://127.0.0.1:{server.server_address[1]}/certificates"
+        fleet.admin.directory.update_tenant(fleet.tenant_id, {"certificate_endpoint": url})
+        cp_id = fleet.add_charge_point("PNCFWD201")
+        async with station(gateway, cp_id) as cs:
+            ev = await cs.call("Get15118EVCertificate", {
+                "iso15118SchemaVersion": "urn:iso:15118:2:2013:MsgDef", "action": "Install",
+                "exiRequest": "AAAA"})
+    finally:
+        fleet.admin.directory.update_tenant(fleet.tenant_id, {"certificate_endpoint": None})
+        server.shutdown()
+
+    assert (ev["status"], ev["exiResponse"]) == ("Accepted", "QkJCQg==")

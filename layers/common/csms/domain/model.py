@@ -67,6 +67,9 @@ class Tenant:
     concurrent_tx_window_minutes: int = DEFAULT_CONCURRENT_TX_WINDOW_MINUTES
     # OCPP 2.0.1 C16: id tokens of this group may stop any transaction, never start one.
     master_pass_group_id: str | None = None
+    # OCPP 2.0.1 M: where Get15118EVCertificate and GetCertificateStatus are forwarded
+    # (https, or http to loopback); None answers them Failed (NoEndpoint).
+    certificate_endpoint: str | None = None
 
     @property
     def rejects_concurrent_transactions(self) -> bool:

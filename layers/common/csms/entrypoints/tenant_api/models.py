@@ -29,6 +29,10 @@ IdTokenTypeName = Literal[
 ]
 RegistrationStatusName = Literal["Accepted", "Pending", "Rejected"]
 Password = Annotated[str, Field(min_length=16, max_length=40)]
+CertificateEndpoint = Annotated[
+    str,
+    Field(max_length=500, pattern=r"^(https://[^\s]+|http://(127\.0\.0\.1|localhost)(:\d+)?(/[^\s]*)?)$"),
+]
 TopicPrefix = Annotated[
     str, Field(max_length=100, pattern=r"^[A-Za-z0-9_-]+(/[A-Za-z0-9_-]+)*$")
 ]
@@ -72,6 +76,7 @@ class TenantCreate(Strict):
     concurrent_transactions: ConcurrentPolicy = ConcurrentTransactions.ALLOW
     concurrent_tx_window_minutes: ConcurrentWindow = DEFAULT_CONCURRENT_TX_WINDOW_MINUTES
     master_pass_group_id: AnyIdToken | None = None
+    certificate_endpoint: CertificateEndpoint | None = None
 
 
 class TenantUpdate(Strict):
@@ -87,6 +92,11 @@ class TenantUpdate(Strict):
         default=None,
         description="OCPP 2.0.1 C16: id tokens of this group may stop any transaction, "
         "never start one",
+    )
+    certificate_endpoint: CertificateEndpoint | None = Field(
+        default=None,
+        description="OCPP 2.0.1 M: where Get15118EVCertificate and GetCertificateStatus "
+        "are forwarded (https; http only to 127.0.0.1/localhost); unset: answered Failed",
     )
 
 
