@@ -20,10 +20,7 @@ from .conftest import PASSWORD, api_for, connected
 
 V21 = "ocpp2.1"
 
-pytestmark = [
-    pytest.mark.e2e,
-    pytest.mark.skipif(V21 not in bootstrap.versions(), reason="OCPP 2.1 is not registered"),
-]
+pytestmark = pytest.mark.e2e
 
 STATION = {"model": "Wallbox 3", "vendor_name": "Acme"}
 TOKEN = {"id_token": "ACCEPTED", "type": "Central"}
