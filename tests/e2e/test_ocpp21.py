@@ -105,6 +105,7 @@ async def test_a_2_1_charger_boots_charges_and_is_stored(gateway, fleet):
     view = api.get(f"/v1/transactions/{tx}").json
     assert (view["status"], view["stop_reason"]) == ("Completed", "EVDisconnected")
     assert (view["meter_start"], view["meter_stop"], view["energy_wh"]) == (1000, 2500, 1500)
+    assert view["ocpp_version"] == V21
     logged = fleet.db["ocpp_messages"].count_documents(
         {"charge_point_id": cp_id, "direction": "in", "message_type": "Call"})
     assert logged == 7

@@ -20,7 +20,8 @@ from csms.domain.charger_transactions import (
 from csms.domain.model import TransactionStatus
 
 Doc = dict[str, Any]
-OCPP_VERSION = "ocpp2.0.1"
+# The versions whose chargers number their own transactions (1.6's share the collection).
+CHARGER_VERSIONS = ["ocpp2.0.1", "ocpp2.1"]
 
 
 def document_id(charge_point_id: str, transaction_id: str) -> str:
@@ -41,7 +42,7 @@ class MongoChargerTransactions:
             claimed = self._c.update_one(
                 {"_id": key, "seq_nos": {"$ne": event.seq_no}},
                 {"$push": {"seq_nos": event.seq_no},
-                 "$setOnInsert": {"dedup_key": key, "ocpp_version": OCPP_VERSION}},
+                 "$setOnInsert": {"dedup_key": key, "ocpp_version": event.ocpp_version}},
                 upsert=True,
             )
         except DuplicateKeyError:
@@ -65,7 +66,9 @@ class MongoChargerTransactions:
         evse_id: int | None = None,
         id_token: str | None = None,
     ) -> list[ChargerTransaction]:
-        query: Doc = {"ocpp_version": OCPP_VERSION, "status": TransactionStatus.ACTIVE.value}
+        query: Doc = {
+            "ocpp_version": {"$in": CHARGER_VERSIONS}, "status": TransactionStatus.ACTIVE.value,
+        }
         criteria = {"charge_point_id": charge_point_id, "evse.id": evse_id, "id_tag": id_token}
         query |= {k: v for k, v in criteria.items() if v is not None}
         return [_transaction(d) for d in self._c.find(query) if "started_at" in d]
@@ -139,4 +142,5 @@ def _transaction(d: Doc) -> ChargerTransaction:
         offline=bool(d.get("offline")),
         seq_nos=tuple(d.get("seq_nos") or ()),
         closed_at=d.get("closed_at"),
+        ocpp_version=d.get("ocpp_version") or "ocpp2.0.1",
     )

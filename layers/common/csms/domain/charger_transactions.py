@@ -38,6 +38,8 @@ class TransactionEventData:
     id_token_type: str | None = None
     remote_start_id: int | None = None
     meter_values: Sequence[MeterValue] = ()
+    # The subprotocol of the charger that sent it (2.1 shares 2.0.1's transactions).
+    ocpp_version: str = "ocpp2.0.1"
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,6 +71,7 @@ class ChargerTransaction:
     seq_nos: tuple[int, ...] = field(default_factory=tuple)
     # Set when the CSMS closed it (Superseded): the charger never sent its Ended.
     closed_at: datetime | None = None
+    ocpp_version: str = "ocpp2.0.1"
 
     @property
     def active(self) -> bool:
@@ -131,6 +134,7 @@ def applied(
         transaction_id=event.transaction_id,
         started_at=event.timestamp,
         last_event_at=event.timestamp,
+        ocpp_version=event.ocpp_version,
     )
     changes: dict[str, Any] = {"seq_nos": tuple(sorted({*tx.seq_nos, event.seq_no}))}
     newest = event.timestamp >= tx.last_event_at

@@ -17,7 +17,8 @@ FINAL_STATUSES = frozenset(
     {"Installed", "DownloadFailed", "InstallationFailed", "InstallVerificationFailed",
      "InvalidSignature"}
 )
-V201 = "ocpp2.0.1"
+# 2.1 updates firmware as 2.0.1 does.
+V201 = frozenset({"ocpp2.0.1", "ocpp2.1"})
 
 
 @dataclass(frozen=True)
@@ -49,7 +50,7 @@ def update_request(image: FirmwareImage, request_id: int, version: str) -> tuple
         retry["retries"] = image.retries
     if image.retry_interval is not None:
         retry["retryInterval"] = image.retry_interval
-    if version != V201 and not image.signed:
+    if version not in V201 and not image.signed:
         return "UpdateFirmware", {"location": image.location,
                                   "retrieveDate": _when(image.retrieve_at), **retry}
     firmware: Payload = {"location": image.location,
@@ -60,7 +61,7 @@ def update_request(image: FirmwareImage, request_id: int, version: str) -> tuple
         firmware["signingCertificate"] = image.signing_certificate
     if image.signature is not None:
         firmware["signature"] = image.signature
-    action = "UpdateFirmware" if version == V201 else "SignedUpdateFirmware"
+    action = "UpdateFirmware" if version in V201 else "SignedUpdateFirmware"
     return action, {"requestId": request_id, "firmware": firmware, **retry}
 
 

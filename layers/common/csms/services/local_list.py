@@ -22,7 +22,8 @@ from csms.ports import TenantStore
 from csms.services.commands import CommandService
 
 Payload = dict[str, Any]
-V201 = "ocpp2.0.1"
+# 2.1 sends local lists as 2.0.1 does.
+V201 = frozenset({"ocpp2.0.1", "ocpp2.1"})
 
 
 class LocalListService:
@@ -59,7 +60,7 @@ class LocalListService:
         queue_if_offline: bool = False,
     ) -> Command:
         version = self._commands.version_of(charge_point_id)
-        if version != V201:
+        if version not in V201:
             # 1.6 lists are sent as raw SendLocalList commands; this one speaks 2.0.1.
             raise UnknownCommand("a local list push", version)
         payload = self.request(tenant_id, charge_point_id, update_type)

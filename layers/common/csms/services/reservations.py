@@ -20,7 +20,8 @@ from csms.services.fleet import NotFound
 logger = logging.getLogger(__name__)
 
 Payload = dict[str, Any]
-V201 = "ocpp2.0.1"
+# 2.1 reserves as 2.0.1 does.
+V201 = frozenset({"ocpp2.0.1", "ocpp2.1"})
 _TENANT_PAGE = 200
 
 
@@ -88,7 +89,7 @@ class ReservationService:
             reservation_id = reservations.next_id(charge_point_id)
         expiry = format_timestamp(expires_at)
         payload: Payload
-        if version == V201:
+        if version in V201:
             payload = {"id": reservation_id, "expiryDateTime": expiry,
                        "idToken": {"idToken": id_token, "type": id_token_type}}
             if evse_id is not None:

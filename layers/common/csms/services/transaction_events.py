@@ -185,7 +185,7 @@ class TransactionEventService:
                 "id_tag_status": None if info is None else info.status.value,
                 "meter_start": t.meter_start,
                 "started_at": format_timestamp(t.started_at),
-                "ocpp_version": "ocpp2.0.1",
+                "ocpp_version": t.ocpp_version,
             },
             now,
         )
@@ -203,7 +203,7 @@ class TransactionEventService:
             "energy_wh": t.energy_wh,
             "reason": t.stopped_reason,
             "stopped_at": format_timestamp(t.ended_at or now),
-            "ocpp_version": "ocpp2.0.1",
+            "ocpp_version": t.ocpp_version,
         }
         tariff = costing.tariff
         if tariff is not None and costing.store is not None:

@@ -64,6 +64,9 @@ class _Stored:
 
 
 class CentralSystem201:
+    # The subprotocol its records name (2.1's central system reuses this one).
+    OCPP_VERSION = "ocpp2.0.1"
+
     def __init__(self, parts: CentralSystemParts) -> None:
         if parts.store is None or parts.records is None:
             raise ValueError("OCPP 2.0.1 needs the tenant store and the records")
@@ -221,6 +224,7 @@ class CentralSystem201:
                 ctx.charge_point_id, evse.get("id", 0), transaction_id,
                 payload.get("meterValue", []),
             ),
+            ocpp_version=self.OCPP_VERSION,
         )
         answer = self._transactions.transaction_event(ctx.tenant_id, event, self._clock())
         reservation_id = payload.get("reservationId")
@@ -323,7 +327,7 @@ class CentralSystem201:
         self.notify(ctx, "data_transfer", payload)
         answer = self._data_transfer.handle(
             ctx.tenant_id, ctx.charge_point_id, payload["vendorId"], payload.get("messageId"),
-            payload.get("data"), "ocpp2.0.1", ctx.received_at)
+            payload.get("data"), self.OCPP_VERSION, ctx.received_at)
         result: Payload = {"status": answer.status}
         if answer.data is not None:
             result["data"] = answer.data

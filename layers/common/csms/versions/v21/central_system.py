@@ -60,6 +60,8 @@ class _Stored21:
 
 
 class CentralSystem21(CentralSystem201):
+    OCPP_VERSION = "ocpp2.1"
+
     def handlers(self) -> dict[str, Handler]:
         handlers = super().handlers()
         new: dict[str, Handler] = {
