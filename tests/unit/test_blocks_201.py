@@ -17,25 +17,36 @@ from csms.domain.data_transfer import (
 )
 from csms.domain.diagnostics import accepted_monitors, asks_for_every_monitor
 from csms.domain.display_messages import asks_for_all
-from csms.domain.firmware import FirmwareImage, update_request, update_summary
+from csms.domain.firmware import FirmwareImage
+from csms.versions.v16 import requests as v16_requests
+from csms.versions.v201 import requests as v201_requests
 
 AT = datetime(2026, 12, 1, 3, 0, tzinfo=UTC)
 SIGNED = FirmwareImage("https://fw/x.bin", AT, signing_certificate="PEM", signature="SIG",
                        retries=2)
 
 
-def test_a_signed_image_goes_as_each_version_takes_it():
-    action, payload = update_request(SIGNED, 9, "ocpp2.0.1")
+def test_a_201_charger_gets_a_signed_image_in_update_firmware():
+    action, payload = v201_requests.update_firmware(SIGNED, 9)
     assert action == "UpdateFirmware"
     assert payload == {"requestId": 9, "retries": 2, "firmware": {
-        "location": "https://fw/x.bin", "retrieveDateTime": "2026-12-01T03:00:00Z",
+        "location": "https://fw/x.bin", "retrieveDateTime": "2026-12-01T03:00:00.000Z",
         "signingCertificate": "PEM", "signature": "SIG"}}
-    assert update_request(SIGNED, 9, "ocpp1.6")[0] == "SignedUpdateFirmware"
+    assert v201_requests.update_summary(payload)["signed"] is True
+
+
+def test_a_16_charger_gets_a_signed_image_in_the_security_extensions_signed_update():
+    action, payload = v16_requests.update_firmware(SIGNED, 9)
+    assert action == "SignedUpdateFirmware"
+    assert payload == v201_requests.update_firmware(SIGNED, 9)[1]
+
+
+def test_a_16_charger_gets_an_unsigned_image_in_plain_update_firmware_without_request_id():
     plain = FirmwareImage("ftp://fw/x.bin", AT)
-    assert update_request(plain, 9, "ocpp1.6") == (
-        "UpdateFirmware", {"location": "ftp://fw/x.bin", "retrieveDate": "2026-12-01T03:00:00Z"})
-    assert update_summary(update_request(plain, 9, "ocpp1.6")[1])["request_id"] is None
-    assert update_summary(payload)["signed"] is True
+    action, payload = v16_requests.update_firmware(plain, 9)
+    assert action == "UpdateFirmware"
+    assert payload == {"location": "ftp://fw/x.bin", "retrieveDate": "2026-12-01T03:00:00.000Z"}
+    assert v16_requests.update_summary(payload)["request_id"] is None
 
 
 def test_accepted_monitors_take_the_chargers_ids_and_the_requested_values():

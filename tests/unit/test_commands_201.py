@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import logging
-from dataclasses import replace
 from datetime import timedelta
 
 import pytest
@@ -20,7 +19,6 @@ from csms.services.commands import CommandService, CommandVocabulary
 from csms.services.record_applier import RecordApplier, StoreNow
 from csms.services.records import BufferedRecords
 from csms.versions import v16, v201
-from csms.versions.password_push import V16_PASSWORD_CHANGE
 from csms.versions.v201.command_effects import EFFECTS, PASSWORD_CHANGE, SPLITTINGS
 
 from tests.fakes.memory import (
@@ -69,9 +67,7 @@ class Chargers:
             store=self.store,
             gateway=lambda: self.gateway,
             vocabularies={
-                v16.SUBPROTOCOL: replace(
-                    v16.plugin().commands, password_change=V16_PASSWORD_CHANGE
-                ),
+                v16.SUBPROTOCOL: v16.plugin().commands,
                 v201.SUBPROTOCOL: vocabulary_201(),
             },
             directory=self.directory,

@@ -415,8 +415,6 @@ class Wiring:
 
     @cached_property
     def command_service(self) -> CommandService:
-        from csms.versions.password_push import command_vocabularies
-
         s = self.settings
         return CommandService(
             registry=self.connection_registry,
@@ -424,7 +422,7 @@ class Wiring:
             pending=self.pending_calls,
             store=self.tenant_store,
             gateway=self._gateway_from_settings,
-            vocabularies=command_vocabularies(self.versions),
+            vocabularies={name: plugin.commands for name, plugin in self.versions.items()},
             directory=self.directory,
             clock=self.clock,
             answer_timeout=timedelta(seconds=s.pending_call_ttl_seconds),

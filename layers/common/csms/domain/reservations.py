@@ -20,6 +20,20 @@ class ReservationState(StrEnum):
 
 
 @dataclass(frozen=True, slots=True)
+class ReservationRequest:
+    """A reservation the CSMS asks a charger for, before any version words it."""
+
+    reservation_id: int
+    id_token: str
+    expires_at: datetime
+    id_token_type: str = "ISO14443"
+    # None: the charger as a whole.
+    evse_id: int | None = None
+    group_id_token: str | None = None
+    connector_type: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class EvseReservation:
     reservation_id: int
     charge_point_id: str

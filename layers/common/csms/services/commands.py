@@ -24,7 +24,9 @@ from csms.domain.commands import (
 )
 from csms.domain.credentials import generate_password, hash_password
 from csms.domain.device_model import VariableAttribute, VariableKey
+from csms.domain.firmware import FirmwareImage
 from csms.domain.model import ConnectionStatus
+from csms.domain.reservations import ReservationRequest
 from csms.ports import (
     CommandQueue,
     ConnectionGateway,
@@ -86,6 +88,20 @@ class PasswordChange:
 
 
 @dataclass(frozen=True)
+class RequestShapes:
+    """How a version words the requests services compose from domain values; None where
+    the version has no such request (1.6 has no local list push of its own, say)."""
+
+    # ReserveNow's payload.
+    reserve_now: Callable[[ReservationRequest], Payload] | None = None
+    # The action and payload installing a firmware image under a request id.
+    firmware_update: Callable[[FirmwareImage, int], tuple[str, Payload]] | None = None
+    # SendLocalList's payload from (list version, "Full"/"Differential", list entries as
+    # domain.local_list keeps them).
+    send_local_list: Callable[[int, str, list[Payload]], Payload] | None = None
+
+
+@dataclass(frozen=True)
 class CommandVocabulary:
     """One OCPP version's CSMS-initiated actions, as its plug-in describes them."""
 
@@ -100,6 +116,7 @@ class CommandVocabulary:
     # Rules beyond the schema, by action (a charging profile's stack level, say): each
     # raises OcppError naming the rule a request breaks.
     checks: Mapping[str, Callable[[dict[str, Any]], None]] = field(default_factory=dict)
+    requests: RequestShapes = RequestShapes()
 
 
 class PasswordPushUnsupported(UnknownCommand):
@@ -152,6 +169,11 @@ class CommandService:
         registered = self._directory.get_charge_point(charge_point_id)
         last = registered.ocpp_version if registered is not None else None
         return last if last is not None and last in self._vocabularies else self._default_version
+
+    def shapes_of(self, charge_point_id: str) -> tuple[str, RequestShapes]:
+        """The charger's version and how that version words composed requests."""
+        version = self.version_of(charge_point_id)
+        return version, self._vocabularies[version].requests
 
     def validate(self, action: str, payload: dict[str, Any], version: str | None = None) -> None:
         """Raise UnknownCommand, or OcppError naming what breaks the action's schema."""

@@ -10,7 +10,7 @@ from datetime import datetime
 from typing import Any
 
 from csms.domain.commands import NotConnected, UnknownCommand
-from csms.domain.firmware import FINAL_STATUSES, FirmwareImage, update_request
+from csms.domain.firmware import FINAL_STATUSES, FirmwareImage
 from csms.ports import RuntimeRecords, TenantStore
 from csms.protocol.errors import OcppError
 from csms.services.commands import CommandService
@@ -76,11 +76,14 @@ class FirmwareService:
         request_id = firmware.next_request_id()
         chargers = []
         for charge_point_id in dict.fromkeys(charge_point_ids):
-            version = commands.version_of(charge_point_id)
-            action, payload = update_request(image, request_id, version)
-            entry: Payload = {"charge_point_id": charge_point_id, "action": action,
+            version, shapes = commands.shapes_of(charge_point_id)
+            entry: Payload = {"charge_point_id": charge_point_id, "action": None,
                               "command_id": None, "error": None}
             try:
+                if shapes.firmware_update is None:
+                    raise UnknownCommand("a firmware update", version)
+                action, payload = shapes.firmware_update(image, request_id)
+                entry["action"] = action
                 command = commands.submit(tenant_id, charge_point_id, action, payload,
                                           queue_if_offline=True)
                 entry["command_id"] = command.command_id

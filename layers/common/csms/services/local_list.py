@@ -1,7 +1,8 @@
 """Pushing the tenant's id tokens to chargers as their local authorization list (OCPP
 2.0.1 D01, D02): a Full list, or the Differential that turns what the charger was last
-sent into what the tenant has now. The update goes out as a SendLocalList command, split
-into parts the charger takes (see versions/v201/command_effects.py)."""
+sent into what the tenant has now. The update goes out as a SendLocalList command, worded
+by the charger's version and split into parts the charger takes (see
+versions/v201/command_effects.py)."""
 
 from __future__ import annotations
 
@@ -22,8 +23,6 @@ from csms.ports import TenantStore
 from csms.services.commands import CommandService
 
 Payload = dict[str, Any]
-# 2.1 sends local lists as 2.0.1 does.
-V201 = frozenset({"ocpp2.0.1", "ocpp2.1"})
 
 
 class LocalListService:
@@ -34,8 +33,10 @@ class LocalListService:
         self._commands = commands
         self._clock = clock
 
-    def request(self, tenant_id: str, charge_point_id: str, update_type: str) -> Payload:
-        """The SendLocalListRequest that brings the charger up to the tenant's tokens."""
+    def update(self, tenant_id: str, charge_point_id: str, update_type: str
+               ) -> tuple[int, str, list[Payload]]:
+        """The list version, update type and entries that bring the charger up to the
+        tenant's tokens."""
         data = self._store.for_tenant(tenant_id)
         current = data.local_lists.get(charge_point_id)
         desired = desired_entries(data.local_lists.tenant_id_tags(), self._clock())
@@ -43,14 +44,8 @@ class LocalListService:
             # A charger never sent a list gets the whole of it, whatever was asked; so
             # does one whose reported version is not the one sent (its list was changed
             # elsewhere, or an update was lost): a differential needs a known base.
-            entries = list(desired.values())
-            update_type = FULL
-        else:
-            entries = difference(current.entries, desired)
-        payload: Payload = {"versionNumber": next_version(current), "updateType": update_type}
-        if entries:
-            payload["localAuthorizationList"] = entries
-        return payload
+            return next_version(current), FULL, list(desired.values())
+        return next_version(current), update_type, difference(current.entries, desired)
 
     def push(
         self,
@@ -59,11 +54,11 @@ class LocalListService:
         update_type: str = DIFFERENTIAL,
         queue_if_offline: bool = False,
     ) -> Command:
-        version = self._commands.version_of(charge_point_id)
-        if version not in V201:
-            # 1.6 lists are sent as raw SendLocalList commands; this one speaks 2.0.1.
+        version, shapes = self._commands.shapes_of(charge_point_id)
+        if shapes.send_local_list is None:
+            # 1.6 lists are sent as raw SendLocalList commands.
             raise UnknownCommand("a local list push", version)
-        payload = self.request(tenant_id, charge_point_id, update_type)
+        payload = shapes.send_local_list(*self.update(tenant_id, charge_point_id, update_type))
         return self._commands.submit(
             tenant_id, charge_point_id, "SendLocalList", payload, queue_if_offline
         )

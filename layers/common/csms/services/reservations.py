@@ -10,8 +10,8 @@ from collections.abc import Callable, Iterator
 from datetime import datetime
 from typing import Any
 
-from csms.domain.commands import Command
-from csms.domain.reservations import EvseReservation, ReservationState
+from csms.domain.commands import Command, UnknownCommand
+from csms.domain.reservations import EvseReservation, ReservationRequest, ReservationState
 from csms.ports import Directory, RuntimeRecords, TenantStore
 from csms.protocol.timestamps import format_timestamp
 from csms.services.commands import CommandService
@@ -20,8 +20,6 @@ from csms.services.fleet import NotFound
 logger = logging.getLogger(__name__)
 
 Payload = dict[str, Any]
-# 2.1 reserves as 2.0.1 does.
-V201 = frozenset({"ocpp2.0.1", "ocpp2.1"})
 _TENANT_PAGE = 200
 
 
@@ -81,31 +79,25 @@ class ReservationService:
     ) -> Command:
         """ReserveNow in the charger's version, with a reservation id the CSMS picks."""
         commands = self._require_commands()
-        version = commands.version_of(charge_point_id)
+        version, shapes = commands.shapes_of(charge_point_id)
+        if shapes.reserve_now is None:
+            raise UnknownCommand("a reservation", version)
         reservations = self._store.for_tenant(tenant_id).evse_reservations
         reservation_id = reservations.next_id(charge_point_id)
         while reservations.get(charge_point_id, reservation_id) is not None:
             # Taken by a raw ReserveNow command: reusing it would replace that one.
             reservation_id = reservations.next_id(charge_point_id)
-        expiry = format_timestamp(expires_at)
-        payload: Payload
-        if version in V201:
-            payload = {"id": reservation_id, "expiryDateTime": expiry,
-                       "idToken": {"idToken": id_token, "type": id_token_type}}
-            if evse_id is not None:
-                payload["evseId"] = evse_id
-            if group_id_token is not None:
-                payload["groupIdToken"] = {"idToken": group_id_token, "type": "Central"}
-            if connector_type is not None:
-                payload["connectorType"] = connector_type
-        else:
-            # 1.6: connector 0 reserves the charge point as a whole.
-            payload = {"reservationId": reservation_id, "expiryDate": expiry,
-                       "idTag": id_token, "connectorId": evse_id or 0}
-            if group_id_token is not None:
-                payload["parentIdTag"] = group_id_token
-        return commands.submit(tenant_id, charge_point_id, "ReserveNow", payload,
-                               queue_if_offline)
+        request = ReservationRequest(
+            reservation_id=reservation_id,
+            id_token=id_token,
+            expires_at=expires_at,
+            id_token_type=id_token_type,
+            evse_id=evse_id,
+            group_id_token=group_id_token,
+            connector_type=connector_type,
+        )
+        return commands.submit(tenant_id, charge_point_id, "ReserveNow",
+                               shapes.reserve_now(request), queue_if_offline)
 
     def cancel(
         self, tenant_id: str, charge_point_id: str, reservation_id: int,

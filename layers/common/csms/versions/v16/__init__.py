@@ -105,6 +105,7 @@ def plugin() -> VersionPlugin:
     from csms.versions.v16.central_system import CentralSystem16
     from csms.versions.v16.charging_profiles import CHECKS
     from csms.versions.v16.command_effects import EFFECTS
+    from csms.versions.v16.requests import PASSWORD_CHANGE, REQUEST_SHAPES
 
     schemas = SchemaSet(ocpp_schema_dir(VERSION.schema_dir))
 
@@ -123,6 +124,8 @@ def plugin() -> VersionPlugin:
             actions=CSMS_INITIATED,
             agreeing_statuses=AGREEING_STATUSES,
             effects=EFFECTS,
+            password_change=PASSWORD_CHANGE,
             checks=CHECKS,
+            requests=REQUEST_SHAPES,
         ),
     )

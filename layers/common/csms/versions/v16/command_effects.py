@@ -5,11 +5,11 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from csms.domain.firmware import update_summary
 from csms.domain.model import Reservation, ReservationStatus
 from csms.ports import TenantData
 from csms.protocol.timestamps import parse_timestamp
 from csms.services.commands import CommandEffect
+from csms.versions.v16.requests import update_summary
 
 Payload = dict[str, Any]
 

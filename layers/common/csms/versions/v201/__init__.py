@@ -132,6 +132,7 @@ def plugin() -> VersionPlugin:
     from csms.versions import CentralSystemParts, VersionPlugin
     from csms.versions.v201.central_system import CentralSystem201
     from csms.versions.v201.command_effects import EFFECTS, PASSWORD_CHANGE, SPLITTINGS
+    from csms.versions.v201.requests import REQUEST_SHAPES
     from csms.versions.v201.smart_charging import CHECKS
 
     schemas = SchemaSet(ocpp_schema_dir(VERSION.schema_dir), request_suffix="Request")
@@ -151,5 +152,6 @@ def plugin() -> VersionPlugin:
             splittings=SPLITTINGS,
             password_change=PASSWORD_CHANGE,
             checks=CHECKS,
+            requests=REQUEST_SHAPES,
         ),
     )

@@ -10,7 +10,6 @@ from typing import Any
 
 from csms.domain.device_model import ACTUAL, VariableAttribute, VariableKey
 from csms.domain.diagnostics import accepted_monitors
-from csms.domain.firmware import update_summary
 from csms.domain.reservations import EvseReservation, ReservationState
 from csms.ports import TenantData
 from csms.protocol.timestamps import parse_timestamp
@@ -20,6 +19,7 @@ from csms.services.commands import (
     Splitting,
     VariableLookup,
 )
+from csms.versions.v201.requests import update_summary
 
 Payload = dict[str, Any]
 

@@ -83,6 +83,9 @@ def plugin() -> VersionPlugin:
     from csms.versions import CentralSystemParts, VersionPlugin
     from csms.versions.v21.central_system import CentralSystem21
     from csms.versions.v21.command_effects import EFFECTS, PASSWORD_CHANGE, SPLITTINGS
+
+    # 2.1 words reservations, firmware updates and local lists as 2.0.1 does.
+    from csms.versions.v201.requests import REQUEST_SHAPES
     from csms.versions.v201.smart_charging import CHECKS
 
     schemas = SchemaSet(ocpp_schema_dir(VERSION.schema_dir), request_suffix="Request")
@@ -102,5 +105,6 @@ def plugin() -> VersionPlugin:
             splittings=SPLITTINGS,
             password_change=PASSWORD_CHANGE,
             checks=CHECKS,
+            requests=REQUEST_SHAPES,
         ),
     )
