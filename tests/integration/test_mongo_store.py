@@ -6,6 +6,8 @@ import pytest
 from csms.adapters.mongo import MongoDirectory, MongoTenantStore
 from csms.domain.model import (
     AuthorizationStatus,
+    ConnectionChanged,
+    ConnectionStatus,
     ConnectorStatus,
     ConnectorStatusChanged,
     IdTag,
@@ -114,6 +116,21 @@ def test_a_newer_connector_status_wins_over_a_late_older_one(data):
     cps.sync([status_at("Finishing", T0 + timedelta(minutes=5))])
     doc = data.db["charge_points"].find_one({"_id": "CP1"})
     assert doc["connectors"]["1"]["status"] == "Finishing"
+
+
+def test_a_status_reported_where_the_stored_one_has_no_time_is_taken(data):
+    data.db["charge_points"].insert_one({"_id": "CP1", "connectors": {"1": {"timestamp": None}}})
+    data.charge_points.sync([status_at("Charging", T0)])
+    doc = data.db["charge_points"].find_one({"_id": "CP1"})
+    assert doc["connectors"]["1"]["status"] == "Charging"
+
+
+def test_a_late_older_connection_change_does_not_undo_a_newer_one(data):
+    cps = data.charge_points
+    cps.sync([ConnectionChanged("CP1", ConnectionStatus.CONNECTED, T0)])
+    cps.sync([ConnectionChanged("CP1", ConnectionStatus.DISCONNECTED, T0 - timedelta(seconds=1))])
+    doc = data.db["charge_points"].find_one({"_id": "CP1"})
+    assert doc["connection_status"] == ConnectionStatus.CONNECTED.value
 
 
 def test_id_tags_round_trip_with_expiry_and_parent(data):

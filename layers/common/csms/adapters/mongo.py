@@ -267,11 +267,11 @@ class MongoChargePointState:
 
 
 def _newer(charge_point_id: str, field: str, at: datetime) -> Doc:
-    """Matches the charge point unless `field` holds a time after `at`."""
-    return {
-        "_id": charge_point_id,
-        "$or": [{field: {"$exists": False}}, {field: None}, {field: {"$lte": at}}],
-    }
+    """Matches the charge point unless `field` holds a time after `at` (a missing or null
+    field matches too). One `$not` rather than an `$or` of the three cases: a MongoDB-wire
+    server may plan a top-level `$or` as a collection scan, even beside `_id` (SecantusDB
+    did: 58 ms against 1.5 ms per update among 5,000 chargers)."""
+    return {"_id": charge_point_id, field: {"$not": {"$gt": at}}}
 
 
 def _state_update(change: StateChange) -> UpdateOne:
