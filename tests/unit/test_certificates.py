@@ -33,6 +33,7 @@ from csms.services.certificates import (
     CertificateSigning,
 )
 from csms.versions.v201 import certificates as v201_certificates
+from csms.versions.v201.certificates import installed_by_type
 
 NOW = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
 CP = "CP-1"
@@ -347,26 +348,34 @@ HASH = {"hashAlgorithm": "SHA256", "issuerNameHash": "n", "issuerKeyHash": "k",
         "serialNumber": "01"}
 
 
-def test_the_view_reads_2_0_1_answers_with_their_children():
-    state = {"installed_certificates": {"status": "Accepted", "certificateHashDataChain": [
-        {"certificateType": "V2GCertificateChain", "certificateHashData": HASH,
-         "childCertificateHashData": [dict(HASH, serialNumber="02")]},
-        {"certificateType": "CSMSRootCertificate", "certificateHashData": HASH}]}}
-    view = installed_certificates(state)
-    assert [c["certificate_type"] for c in view] == ["V2GCertificateChain",
-                                                     "CSMSRootCertificate"]
-    assert view[0]["child_certificates"][0]["serial_number"] == "02"
-    assert view[1] == {"certificate_type": "CSMSRootCertificate", "hash_algorithm": "SHA256",
-                       "issuer_name_hash": "n", "issuer_key_hash": "k", "serial_number": "01",
-                       "child_certificates": []}
+VIEW = {"hash_algorithm": "SHA256", "issuer_name_hash": "n", "issuer_key_hash": "k",
+        "serial_number": "01", "child_certificates": []}
+CHAIN_ANSWER = {"status": "Accepted", "certificateHashDataChain": [
+    {"certificateType": "V2GCertificateChain", "certificateHashData": HASH,
+     "childCertificateHashData": [dict(HASH, serialNumber="02")]},
+    {"certificateType": "CSMSRootCertificate", "certificateHashData": HASH}]}
 
 
-def test_the_view_reads_1_6_answers_by_type_and_is_empty_before_any():
-    state = {"installed_certificates": {"ManufacturerRootCertificate": [HASH],
+def test_a_201_answer_is_kept_by_type_with_each_chains_children():
+    by_type = installed_by_type({}, CHAIN_ANSWER)
+    assert by_type["CSMSRootCertificate"] == [VIEW]
+    assert by_type["V2GCertificateChain"][0]["child_certificates"][0]["serial_number"] == "02"
+
+
+def test_a_201_answer_to_named_types_lists_each_of_them_even_when_none_is_installed():
+    by_type = installed_by_type({"certificateType": ["MORootCertificate"]}, {"status": "NotFound"})
+    assert by_type == {"MORootCertificate": []}
+
+
+def test_the_view_lists_certificates_by_type_and_is_empty_before_any_answer():
+    state = {"installed_certificates": {"ManufacturerRootCertificate": [VIEW],
                                         "CentralSystemRootCertificate": []}}
-    assert [c["certificate_type"] for c in installed_certificates(state)] == [
-        "ManufacturerRootCertificate"]
+    assert installed_certificates(state) == [
+        {"certificate_type": "ManufacturerRootCertificate", **VIEW}]
     assert installed_certificates({}) == []
+
+
+def test_the_view_ignores_an_answer_kept_whole_before_types_were_separated():
     assert installed_certificates({"installed_certificates": {"status": "NotFound"}}) == []
 
 

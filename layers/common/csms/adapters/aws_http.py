@@ -26,6 +26,9 @@ class AwsError(Exception):
         self.error_type = error_type
 
 
+_KEEP_ALIVE = {"connection": "keep-alive"}
+
+
 def _hmac(key: bytes, text: str) -> bytes:
     return hmac.new(key, text.encode(), hashlib.sha256).digest()
 
@@ -135,7 +138,9 @@ class AwsJsonClient:
         for attempt in (1, 2):
             connection = self._connection()
             try:
-                connection.request("POST", "/", body, headers)
+                # Asked for explicitly: some servers (hypercorn behind LocalStack) close
+                # the connection after each answer to a client that does not ask.
+                connection.request("POST", "/", body, headers | _KEEP_ALIVE)
                 response = connection.getresponse()
                 data = response.read()
                 break

@@ -189,30 +189,14 @@ _PEM_BLOCK = re.compile(rb"-----BEGIN ([A-Z0-9 ]+)-----.*?-----END \1-----", re.
 
 
 def installed_certificates(state: dict[str, Any]) -> list[dict[str, Any]]:
-    """The certificates a charger last reported installed, from its stored
-    GetInstalledCertificateIds answers: 2.0.1 keeps the whole answer (one
-    certificateHashDataChain over every type asked for), the 1.6 extension one list of
-    certificateHashData per type asked for."""
+    """The certificates a charger last reported installed, from what its version's
+    GetInstalledCertificateIds effect kept: certificate type -> the certificates' hash
+    data (hash_algorithm, issuer_name_hash, issuer_key_hash, serial_number,
+    child_certificates), each type as last reported."""
     reported = state.get("installed_certificates") or {}
-    found: list[dict[str, Any]] = []
-    if "status" in reported or "certificateHashDataChain" in reported:
-        for chain in reported.get("certificateHashDataChain") or []:
-            found.append(_hash_view(chain.get("certificateType"), chain["certificateHashData"],
-                                    chain.get("childCertificateHashData") or []))
-    else:
-        for certificate_type, hashes_of_type in sorted(reported.items()):
-            for data in hashes_of_type or []:
-                found.append(_hash_view(certificate_type, data, []))
-    return found
-
-
-def _hash_view(certificate_type: str | None, data: dict[str, Any],
-               children: list[dict[str, Any]]) -> dict[str, Any]:
-    return {
-        "certificate_type": certificate_type,
-        "hash_algorithm": data.get("hashAlgorithm"),
-        "issuer_name_hash": data.get("issuerNameHash"),
-        "issuer_key_hash": data.get("issuerKeyHash"),
-        "serial_number": data.get("serialNumber"),
-        "child_certificates": [_hash_view(None, child, []) for child in children],
-    }
+    return [
+        {"certificate_type": certificate_type, **certificate}
+        for certificate_type, of_type in sorted(reported.items())
+        if isinstance(of_type, list)  # a shape kept before types were separated: unread
+        for certificate in of_type
+    ]

@@ -10,6 +10,7 @@ from csms.ports import TenantData
 from csms.protocol.timestamps import parse_timestamp
 from csms.services.commands import CommandEffect
 from csms.versions.v16.requests import update_summary
+from csms.versions.v201.certificates import hash_view
 
 Payload = dict[str, Any]
 
@@ -87,7 +88,7 @@ def _installed_certificates(data: TenantData, cp: str, request: Payload, respons
     data.charge_points.record_command_effect(
         cp,
         f"installed_certificates.{request['certificateType']}",
-        response.get("certificateHashData", []),
+        [hash_view(data) for data in response.get("certificateHashData") or []],
     )
 
 

@@ -35,6 +35,30 @@ def tenant_endpoint(directory: Directory) -> Callable[[str], str | None]:
     return endpoint_of
 
 
+def hash_view(data: Payload, children: list[Payload] | None = None) -> Payload:
+    """CertificateHashDataType (the 1.6 security extension's has the same fields) in the
+    CSMS's terms, with a chain's child certificates."""
+    return {
+        "hash_algorithm": data.get("hashAlgorithm"),
+        "issuer_name_hash": data.get("issuerNameHash"),
+        "issuer_key_hash": data.get("issuerKeyHash"),
+        "serial_number": data.get("serialNumber"),
+        "child_certificates": [hash_view(child) for child in children or []],
+    }
+
+
+def installed_by_type(request: Payload, response: Payload) -> dict[str, list[Payload]]:
+    """A GetInstalledCertificateIds answer as certificate type -> installed certificates,
+    with every type asked for present (empty when none is installed); asked for none,
+    the answer covers every type."""
+    found: dict[str, list[Payload]] = {name: [] for name in request.get("certificateType") or []}
+    for chain in response.get("certificateHashDataChain") or []:
+        found.setdefault(chain["certificateType"], []).append(
+            hash_view(chain["certificateHashData"], chain.get("childCertificateHashData"))
+        )
+    return found
+
+
 class Certificates201:
     def __init__(self, parts: CentralSystemParts,
                  endpoint_of: Callable[[str], str | None] | None = None,

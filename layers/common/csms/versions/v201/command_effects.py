@@ -19,6 +19,7 @@ from csms.services.commands import (
     Splitting,
     VariableLookup,
 )
+from csms.versions.v201.certificates import installed_by_type
 from csms.versions.v201.requests import update_summary
 
 Payload = dict[str, Any]
@@ -171,6 +172,19 @@ def _answer(name: str) -> CommandEffect:
     return effect
 
 
+def _installed_certificates(data: TenantData, cp: str, request: Payload, response: Payload
+                            ) -> None:
+    by_type = installed_by_type(request, response)
+    if request.get("certificateType"):
+        # Only the types asked for were reported: the others stay as last known.
+        for certificate_type, certificates in by_type.items():
+            data.charge_points.record_command_effect(
+                cp, f"installed_certificates.{certificate_type}", certificates
+            )
+    else:
+        data.charge_points.record_command_effect(cp, "installed_certificates", by_type)
+
+
 def _report_requested(data: TenantData, cp: str, request: Payload, _: Payload) -> None:
     # The report itself arrives as NotifyReport messages carrying this requestId.
     data.charge_points.record_command_effect(cp, "report_requested", request)
@@ -303,7 +317,7 @@ EFFECTS: dict[str, CommandEffect] = {
     "GetTransactionStatus": _transaction_status,
     "SetNetworkProfile": _recorded("network_profile", "configurationSlot"),
     "InstallCertificate": _install_certificate,
-    "GetInstalledCertificateIds": _answer("installed_certificates"),
+    "GetInstalledCertificateIds": _installed_certificates,
     "DeleteCertificate": _delete_certificate,
     "SendLocalList": _send_local_list,
     "GetLocalListVersion": _get_local_list_version,
