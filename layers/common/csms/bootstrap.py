@@ -339,6 +339,17 @@ class Wiring:
     @cached_property
     def certificate_signing(self) -> Any:
         """CertificateSigned for stored SignCertificate requests; None without a CA."""
+        from csms.services.certificates import CertificateSigning
+
+        ca = self.certificate_authority
+        if ca is None:
+            return None
+        return CertificateSigning(ca, self.command_service, self.clock)
+
+    @cached_property
+    def certificate_authority(self) -> Any:
+        """The tenants' CA, the first configured of: an ACM Private CA, a Secrets Manager
+        secret, a local CA directory; None without one."""
         from pathlib import Path
 
         from csms.adapters.certificate_authority import (
@@ -346,11 +357,18 @@ class Wiring:
             LocalCertificateAuthority,
             SecretsManagerCertificateAuthority,
         )
-        from csms.services.certificates import CertificateSigning
 
         s = self.settings
         ca: CertificateAuthority
-        if s.tenant_ca_secret_arn:
+        if s.tenant_ca_private_ca_arn:
+            import boto3
+
+            from csms.adapters.acm_pca import AcmPrivateCertificateAuthority
+
+            client = boto3.client("acm-pca", region_name=s.aws_region)
+            ca = AcmPrivateCertificateAuthority(client, s.tenant_ca_private_ca_arn,
+                                                s.tenant_ca_private_ca_validity_days)
+        elif s.tenant_ca_secret_arn:
             import boto3
 
             client = boto3.client("secretsmanager", region_name=s.aws_region)
@@ -359,7 +377,7 @@ class Wiring:
             ca = LocalCertificateAuthority(Path(s.local_ca_dir), s.local_ca_passphrase.encode())
         else:
             return None
-        return CertificateSigning(ca, self.command_service, self.clock)
+        return ca
 
     def _site_change(self, tenant_id: str, triggers: Sequence[Trigger]) -> None:
         # Built on the first session change, not with the applier: most batches have none.

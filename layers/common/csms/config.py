@@ -51,6 +51,12 @@ class Settings:
     # PEM key and certificate ("{tenant_id}" in the ARN: one secret per tenant); locally
     # a CA generated per tenant in LOCAL_CA_DIR, its key encrypted with the passphrase.
     tenant_ca_secret_arn: str | None = None
+    # Or an ACM Private CA (its ARN) that signs for every tenant, the key never leaving
+    # AWS; certificates valid this many days. It wins over TENANT_CA_SECRET_ARN when both
+    # are set: an operator who moved to a Private CA should not sign with a key left
+    # behind in a secret.
+    tenant_ca_private_ca_arn: str | None = None
+    tenant_ca_private_ca_validity_days: int = 365
     local_ca_dir: str | None = None
     local_ca_passphrase: str | None = None
 
@@ -95,6 +101,11 @@ class Settings:
             credential_cache_key=env.get("CREDENTIAL_CACHE_KEY") or None,
             credential_cache_key_arn=env.get("CREDENTIAL_CACHE_KEY_ARN") or None,
             tenant_ca_secret_arn=env.get("TENANT_CA_SECRET_ARN") or None,
+            tenant_ca_private_ca_arn=env.get("TENANT_CA_PRIVATE_CA_ARN") or None,
+            tenant_ca_private_ca_validity_days=int(
+                env.get("TENANT_CA_PRIVATE_CA_VALIDITY_DAYS",
+                        defaults.tenant_ca_private_ca_validity_days)
+            ),
             local_ca_dir=env.get("LOCAL_CA_DIR") or None,
             local_ca_passphrase=env.get("LOCAL_CA_PASSPHRASE") or None,
         )

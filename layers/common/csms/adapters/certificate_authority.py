@@ -7,6 +7,11 @@
 - SecretsManagerCertificateAuthority (AWS): the key and certificate, PEM, in a Secrets
   Manager secret (KMS-encrypted at rest, read through IAM); the secret ARN may name
   `{tenant_id}` for a CA per tenant. Read at most every CACHE_SECONDS per tenant.
+- AcmPrivateCertificateAuthority (AWS, adapters/acm_pca.py): the key stays in ACM Private
+  CA, which signs the CSR itself.
+
+Signing goes through `sign_csr` (the CsrSigner port), which every CA has: the first two
+sign in process with the key `ca_for` gives, ACM Private CA remotely.
 """
 
 from __future__ import annotations
@@ -23,7 +28,7 @@ from typing import Any, Protocol
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 
-from csms.domain.certificates import CaMaterial, load_ca, new_ca
+from csms.domain.certificates import CaMaterial, load_ca, new_ca, sign
 
 # A rotated secret is used within this long.
 CACHE_SECONDS = 300.0
@@ -36,6 +41,14 @@ class CertificateAuthority(Protocol):
     """The CA that signs a tenant's charger certificates."""
 
     def ca_for(self, tenant_id: str) -> CaMaterial: ...
+
+
+class CsrSigner(Protocol):
+    """Signs a checked CSR with the tenant's CA: the chain for CertificateSigned (PEM,
+    the leaf first). Raises BadCsr when the CA refuses the CSR itself."""
+
+    def sign_csr(self, tenant_id: str, csr: x509.CertificateSigningRequest,
+                 now: datetime) -> str: ...
 
 
 class LocalCertificateAuthority:
@@ -58,6 +71,10 @@ class LocalCertificateAuthority:
                 cached = self._load(tenant_id) or self._create(tenant_id)
                 self._cache[tenant_id] = cached
             return cached
+
+    def sign_csr(self, tenant_id: str, csr: x509.CertificateSigningRequest,
+                 now: datetime) -> str:
+        return sign(csr, self.ca_for(tenant_id), now)
 
     def _paths(self, tenant_id: str) -> tuple[Path, Path]:
         return (self._directory / f"{tenant_id}.ca-key.pem",
@@ -112,6 +129,10 @@ class SecretsManagerCertificateAuthority:
         with self._lock:
             self._cache[tenant_id] = (now, ca)
         return ca
+
+    def sign_csr(self, tenant_id: str, csr: x509.CertificateSigningRequest,
+                 now: datetime) -> str:
+        return sign(csr, self.ca_for(tenant_id), now)
 
 
 def _check_is_ca(certificate: x509.Certificate) -> None:
