@@ -15,7 +15,18 @@ from csms.ports import (
     RuntimeRecords,
 )
 from csms.protocol.errors import ErrorKind, FrameError, OcppError
-from csms.protocol.framing import Call, CallError, CallResult, Frame, parse_frame, serialize
+from csms.protocol.framing import (
+    AnyFrame,
+    Call,
+    CallError,
+    CallResult,
+    CallResultError,
+    Frame,
+    Send,
+    UnansweredFrameError,
+    parse_frame,
+    serialize,
+)
 from csms.protocol.router import CallContext, OcppVersion, Router
 from csms.services.commands import CommandService
 from csms.services.storable import storable, storable_entry
@@ -58,6 +69,8 @@ class MessageService:
         received_at = self._clock()
         version = self._default_version
         unique_id = "-1"
+        # Set once the frame is a SEND or CALLRESULTERROR: then even a failure is not told.
+        answerless = False
         try:
             connection = self._registry.lookup(connection_id)
             if connection is None:
@@ -67,7 +80,10 @@ class MessageService:
             router = self._routers[connection.subprotocol]
             version = router.version
             try:
-                frame = parse_frame(raw)
+                frame = parse_frame(raw, version.extra_message_types)
+            except UnansweredFrameError as error:
+                self._unreadable_unanswered(connection, version, error, received_at, raw)
+                return None
             except FrameError as error:
                 logger.warning("malformed frame", extra={"cause": error.description})
                 reply = version.call_error(error.unique_id, error)
@@ -75,18 +91,30 @@ class MessageService:
                 self._records.flush()
                 return serialize(reply)
             unique_id = frame.unique_id
+            answerless = isinstance(frame, Send | CallResultError)
             if isinstance(frame, Call):
                 return self._on_call(connection, router, frame, received_at, raw)
-            self._on_answer(connection, frame, received_at, raw)
+            if isinstance(frame, Send):
+                self._on_send(connection, router, frame, received_at, raw)
+            elif isinstance(frame, CallResultError):
+                self._on_call_result_error(connection, frame, received_at, raw)
+            else:
+                self._on_answer(connection, frame, received_at, raw)
             self._records.flush()
             return None
         except OcppError as error:
             self._records.discard()
+            if answerless:
+                logger.warning("unanswered frame not processed",
+                               extra={"cause": error.description})
+                return None
             return serialize(version.call_error(unique_id, error))
         except Exception:
             self._records.discard()
             # Redis or MongoDB unreachable, most likely: answer, never crash the runtime.
             logger.exception("message handling failed")
+            if answerless:
+                return None
             unavailable = OcppError(
                 ErrorKind.INTERNAL_ERROR, "Central System temporarily unavailable"
             )
@@ -172,6 +200,83 @@ class MessageService:
         if call is not None:
             self._commands.complete(connection.tenant_id, cp, call, frame)
 
+    def _on_send(
+        self,
+        connection: ConnectionInfo,
+        router: Router,
+        send: Send,
+        received_at: datetime,
+        raw: str,
+    ) -> None:
+        """OCPP-J 2.1 SEND: processed if valid, logged either way, never answered."""
+        ctx = CallContext(
+            charge_point_id=connection.charge_point_id,
+            tenant_id=connection.tenant_id,
+            connection_id=connection.connection_id,
+            unique_id=send.unique_id,
+            received_at=received_at,
+        )
+        error = router.dispatch_send(ctx, send)
+        extra: dict[str, Any] = {}
+        if error is not None:
+            # Records the handler buffered before it failed are not kept.
+            self._records.discard()
+            logger.warning("SEND not processed", extra={"action": send.action,
+                                                        "cause": error.description})
+            extra = _not_processed(router.version, error)
+        self._log(connection, [_entry(connection, received_at, "in", send, send.action,
+                                      raw=raw, processed=error is None, **extra)])
+
+    def _on_call_result_error(
+        self,
+        connection: ConnectionInfo,
+        frame: CallResultError,
+        received_at: datetime,
+        raw: str,
+    ) -> None:
+        """OCPP-J 2.1 CALLRESULTERROR: the charger could not process the CallResult this
+        CSMS sent for its Call `frame.unique_id`. Nothing is to be done but tell the
+        operator (a reply of ours broke its schema, most likely); never answered."""
+        answered = self._replay.get(connection.charge_point_id, frame.unique_id)
+        logger.warning(
+            "charger could not process our CallResult",
+            extra={"message_id": frame.unique_id, "error_code": frame.error_code,
+                   "cause": frame.error_description},
+        )
+        # The action is in the log entry of the charger's Call (same message_id); the
+        # reply it refused is named here when it is still cached.
+        extra: dict[str, Any] = {"matched": answered is not None}
+        if answered is not None:
+            extra["refused_reply"] = answered
+        self._log(connection, [_entry(connection, received_at, "in", frame, None, raw=raw,
+                                      **extra)])
+
+    def _unreadable_unanswered(
+        self,
+        connection: ConnectionInfo,
+        version: OcppVersion,
+        error: UnansweredFrameError,
+        received_at: datetime,
+        raw: str,
+    ) -> None:
+        """A malformed SEND or CALLRESULTERROR: logged with why, never answered."""
+        logger.warning("malformed frame left unanswered", extra={"cause": error.description})
+        entry = {
+            "charge_point_id": connection.charge_point_id,
+            "connection_id": connection.connection_id,
+            "timestamp": received_at,
+            "direction": "in",
+            "message_type": error.frame_type,
+            "message_id": error.unique_id,
+            "action": None,
+            "payload": {},
+            "processed": False,
+            **_not_processed(version, error),
+        }
+        entry["raw"], _ = storable(raw[:_LOGGED_RAW_LIMIT])
+        self._log(connection, [entry])
+        self._records.flush()
+
     def _log(self, connection: ConnectionInfo, entries: list[dict[str, Any]]) -> None:
         for entry in entries:
             self._records.message(connection.tenant_id, entry)
@@ -181,7 +286,7 @@ def _entry(
     connection: ConnectionInfo,
     at: datetime,
     direction: str,
-    frame: Frame,
+    frame: AnyFrame,
     action: str | None,
     raw: str | None = None,
     **extra: Any,
@@ -212,6 +317,14 @@ def _malformed_entry(
     return entry
 
 
+def _not_processed(version: OcppVersion, error: OcppError) -> dict[str, Any]:
+    """Why an unanswered frame was not processed, in the words of a CallError."""
+    return {
+        "error_code": version.error_codes[error.kind],
+        "error_description": error.description,
+    }
+
+
 def _accepted_boot(call: Call, reply: Frame) -> bool:
     return (
         call.action == "BootNotification"
@@ -220,8 +333,8 @@ def _accepted_boot(call: Call, reply: Frame) -> bool:
     )
 
 
-def _payload_of(frame: Frame) -> dict[str, Any]:
-    if isinstance(frame, CallError):
+def _payload_of(frame: AnyFrame) -> dict[str, Any]:
+    if isinstance(frame, CallError | CallResultError):
         return {
             "errorCode": frame.error_code,
             "errorDescription": frame.error_description,

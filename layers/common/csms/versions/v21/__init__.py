@@ -8,6 +8,7 @@ from __future__ import annotations
 from functools import cache
 from typing import TYPE_CHECKING
 
+from csms.protocol.framing import CALL_RESULT_ERROR, SEND
 from csms.protocol.router import OcppVersion
 from csms.versions import v201
 
@@ -16,9 +17,7 @@ if TYPE_CHECKING:
 
 SUBPROTOCOL = "ocpp2.1"
 
-# OCPP 2.1 part 2: the messages new in 2.1 that the Charging Station sends.
-# NotifyPeriodicEventStream is not here: it travels as a SEND frame (MessageTypeId 6),
-# which has no reply and which the framing layer does not take (see README).
+# OCPP 2.1 part 2: the messages new in 2.1 that the Charging Station sends as Calls.
 NEW_CHARGER_INITIATED = frozenset(
     {
         "BatterySwap",
@@ -56,6 +55,10 @@ NEW_CSMS_INITIATED = frozenset(
     }
 )
 
+# What the Charging Station sends as SEND frames (OCPP-J 2.1, MessageTypeId 6): the data
+# of the periodic event streams it opened with OpenPeriodicEventStream. Never answered.
+CHARGER_SENDS = frozenset({"NotifyPeriodicEventStream"})
+
 CHARGER_INITIATED = v201.CHARGER_INITIATED | NEW_CHARGER_INITIATED
 CSMS_INITIATED = v201.CSMS_INITIATED | NEW_CSMS_INITIATED
 
@@ -68,6 +71,8 @@ VERSION = OcppVersion(
     error_codes=ERROR_CODES,
     charger_initiated=CHARGER_INITIATED,
     csms_initiated=CSMS_INITIATED,
+    extra_message_types=frozenset({CALL_RESULT_ERROR, SEND}),
+    charger_sends=CHARGER_SENDS,
 )
 
 # 2.0.1's agreeing statuses, and UnpublishFirmware's "Unpublished" (done as asked).
@@ -78,17 +83,18 @@ AGREEING_STATUSES = v201.AGREEING_STATUSES | {"Unpublished"}
 @cache
 def plugin() -> VersionPlugin:
     """OCPP 2.1 as a plug-in (built once: its schemas compile on first use)."""
-    from csms.protocol.schemas import SchemaSet, ocpp_schema_dir
+    from csms.protocol.schemas import ocpp_schema_dir
     from csms.services.commands import CommandVocabulary
     from csms.versions import CentralSystemParts, VersionPlugin
     from csms.versions.v21.central_system import CentralSystem21
     from csms.versions.v21.command_effects import EFFECTS, PASSWORD_CHANGE, SPLITTINGS
+    from csms.versions.v21.schemas import Schemas21
 
     # 2.1 words reservations, firmware updates and local lists as 2.0.1 does.
     from csms.versions.v201.requests import REQUEST_SHAPES
     from csms.versions.v201.smart_charging import CHECKS
 
-    schemas = SchemaSet(ocpp_schema_dir(VERSION.schema_dir), request_suffix="Request")
+    schemas = Schemas21(ocpp_schema_dir(VERSION.schema_dir))
 
     def handlers(parts: CentralSystemParts):  # type: ignore[no-untyped-def]
         return CentralSystem21(parts).handlers()

@@ -2,11 +2,14 @@
 payloads gained only optional fields, and the router validates them against the 2.1
 schemas), and answers to the charger-initiated messages new in 2.1.
 
-None of the new messages has behaviour behind it yet (no DER control, tariffs, payment
-terminals, battery swap stations or periodic event streams here), so each is stored as a
-notification of the charger and answered the way the spec has a CSMS answer when it does
-not offer the feature: an empty answer where the spec defines no status, Rejected (with
-a statusInfo saying why) where it asks the CSMS to take something on."""
+Periodic event streams (block N) are taken: a stream the charger opens is recorded on
+its charge point until it closes it, and the values it sends as SEND frames
+(NotifyPeriodicEventStream, never answered) are stored and published. The other new
+messages have no behaviour behind them yet (no DER control, tariffs, payment terminals
+or battery swap stations here), so each is stored as a notification of the charger and
+answered the way the spec has a CSMS answer when it does not offer the feature: an empty
+answer where the spec defines no status, Rejected (with a statusInfo saying why) where
+it asks the CSMS to take something on."""
 
 from __future__ import annotations
 
@@ -15,7 +18,7 @@ from datetime import timedelta
 from typing import Any
 
 from csms.protocol.router import CallContext, Handler
-from csms.protocol.timestamps import format_timestamp
+from csms.protocol.timestamps import format_timestamp, parse_timestamp
 from csms.versions.v201.central_system import ALLOWED_WHILE_PENDING, CentralSystem201
 
 Payload = dict[str, Any]
@@ -24,7 +27,6 @@ Payload = dict[str, Any]
 # spec gives these responses no fields the CSMS must fill.
 NOTIFICATIONS_21 = {
     "BatterySwap": "battery_swap",
-    "ClosePeriodicEventStream": "periodic_event_stream_closed",
     "NotifyDERAlarm": "der_alarm",
     "NotifyDERStartStop": "der_start_stop",
     "NotifyPriorityCharging": "priority_charging",
@@ -66,6 +68,9 @@ class CentralSystem21(CentralSystem201):
         handlers = super().handlers()
         new: dict[str, Handler] = {
             "OpenPeriodicEventStream": self.on_open_periodic_event_stream,
+            "ClosePeriodicEventStream": self.on_close_periodic_event_stream,
+            # A SEND: the router runs it for SEND frames only, and nothing is answered.
+            "NotifyPeriodicEventStream": self.on_notify_periodic_event_stream,
             "GetCertificateChainStatus": self.on_get_certificate_chain_status,
             "PullDynamicScheduleUpdate": self.on_pull_dynamic_schedule_update,
             "VatNumberValidation": self.on_vat_number_validation,
@@ -82,14 +87,30 @@ class CentralSystem21(CentralSystem201):
             return handler
         return super()._registered(action, handler)
 
-    # Q (2.1): periodic event streams. Their data would come as SEND frames, which this
-    # CSMS does not take, so it refuses to open one rather than lose the data.
+    # N (2.1): periodic event streams. The charger opens one to send a monitor's events
+    # in batches, as SEND frames; the CSMS takes every stream (the values are stored and
+    # published like any other charger event).
 
     def on_open_periodic_event_stream(self, ctx: CallContext, payload: Payload) -> Payload:
         self.notify(ctx, "periodic_event_stream_request", payload)
-        return {"status": "Rejected",
-                "statusInfo": _status_info("NotSupported",
-                                           "this CSMS takes no periodic event streams")}
+        stream = payload["constantStreamData"]
+        self._diagnostics.stream_opened(
+            ctx.tenant_id, ctx.charge_point_id, stream["id"], stream["variableMonitoringId"],
+            stream["params"], ctx.received_at)
+        return {"status": "Accepted"}
+
+    def on_close_periodic_event_stream(self, ctx: CallContext, payload: Payload) -> Payload:
+        self.notify(ctx, "periodic_event_stream_closed", payload)
+        self._diagnostics.stream_closed(
+            ctx.tenant_id, ctx.charge_point_id, payload["id"], ctx.received_at)
+        return {}
+
+    def on_notify_periodic_event_stream(self, ctx: CallContext, payload: Payload) -> Payload:
+        self.notify(ctx, "periodic_event_stream", payload)
+        self._diagnostics.stream_values(
+            ctx.tenant_id, ctx.charge_point_id, payload["id"], payload["pending"],
+            _stream_values(payload["basetime"], payload["data"]), ctx.received_at)
+        return {}
 
     # M (2.1): the revocation status of a whole chain, asked of the CSMS on the charger's
     # behalf. No OCSP responder or CRL source is configured: each certificate Failed.
@@ -124,6 +145,14 @@ class CentralSystem21(CentralSystem201):
         if "evseId" in payload:
             answer["evseId"] = payload["evseId"]
         return answer
+
+
+def _stream_values(basetime: str, data: list[Payload]) -> list[Payload]:
+    """Each element's time is an offset in seconds from the message's basetime."""
+    base = parse_timestamp(basetime, "basetime")
+    return [{"timestamp": format_timestamp(base + timedelta(seconds=element["t"])),
+             "value": element["v"]}
+            for element in data]
 
 
 __all__ = ["CentralSystem21"]
