@@ -89,7 +89,7 @@ async def test_the_tenants_tokens_go_out_full_in_parts_then_as_a_differential(
     kept = operator.get(f"/v1/charge-points/{cp_id}/local-list").json
     assert kept["version"] == 4
     assert kept["reported_version"] == 4 and kept["in_sync"] is True
-    assert sorted(e["idToken"]["idToken"] for e in kept["entries"]) == [
+    assert sorted(e["id_token"] for e in kept["entries"]) == [
         "ACCEPTED", "BLOCKED", "EXPIRED", "LL-A"]
     listed = {i["charge_point_id"]: i for i in operator.get("/v1/local-lists").json["items"]}
     assert listed[cp_id]["version"] == 4

@@ -21,9 +21,9 @@ def tenant(mongo_client, tenant_id):
 
 
 def entry(token: str, status: str | None = "Accepted") -> dict:
-    data: dict = {"idToken": {"idToken": token, "type": "Central"}}
+    data: dict = {"id_token": token, "id_token_type": "Central"}
     if status:
-        data["idTokenInfo"] = {"status": status}
+        data["status"] = status
     return data
 
 

@@ -38,6 +38,7 @@ if TYPE_CHECKING:  # adapters import their drivers; load them only when wired
         CommandQueue,
         ConnectionGateway,
         ConnectionRegistry,
+        CsrSigner,
         DeadLetters,
         Directory,
         EventPublisher,
@@ -353,13 +354,12 @@ class Wiring:
         from pathlib import Path
 
         from csms.adapters.certificate_authority import (
-            CertificateAuthority,
             LocalCertificateAuthority,
             SecretsManagerCertificateAuthority,
         )
 
         s = self.settings
-        ca: CertificateAuthority
+        ca: CsrSigner
         if s.tenant_ca_private_ca_arn:
             import boto3
 

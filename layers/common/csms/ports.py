@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime, timedelta
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from csms.domain.charger_transactions import ChargerTransaction, TransactionEventData
 from csms.domain.commands import Command, CommandStatus, Taken
@@ -30,6 +30,9 @@ from csms.domain.model import (
     Transaction,
 )
 from csms.domain.reservations import EvseReservation, ReservationState
+
+if TYPE_CHECKING:
+    from cryptography.x509 import CertificateSigningRequest
 
 
 class ConnectionRegistry(Protocol):
@@ -631,3 +634,10 @@ class RecordQueue(Protocol):
 class EventPublisher(Protocol):
     def publish(self, topic: str, event: dict[str, Any]) -> None:
         """QoS 1: returns once the broker has the event, raises otherwise."""
+
+
+class CsrSigner(Protocol):
+    """Signs a checked CSR with the tenant's CA: the chain for CertificateSigned (PEM,
+    the leaf first). Raises BadCsr when the CA refuses the CSR itself."""
+
+    def sign_csr(self, tenant_id: str, csr: CertificateSigningRequest, now: datetime) -> str: ...

@@ -1,4 +1,4 @@
-"""A tenant CA in AWS Private Certificate Authority (ACM PCA): the third CertificateAuthority.
+"""A tenant CA in AWS Private Certificate Authority (ACM PCA): the third CsrSigner.
 
 Unlike the local and Secrets Manager CAs, the key never leaves AWS (PCA keeps it in its
 HSMs), so nothing here holds CaMaterial: a checked CSR is sent to IssueCertificate and
@@ -28,7 +28,6 @@ from csms.domain.certificates import (
     CHARGER_CERTIFICATE_DAYS,
     MAX_CHAIN_LENGTH,
     BadCsr,
-    CaMaterial,
 )
 
 # GetCertificate answers RequestInProgressException until PCA has signed (usually within a
@@ -97,13 +96,6 @@ class AcmPrivateCertificateAuthority:
         if len(pem) > MAX_CHAIN_LENGTH:
             raise BadCsr("InvalidCSR", "the signed chain would not fit CertificateSigned")
         return pem
-
-    def ca_for(self, tenant_id: str) -> CaMaterial:
-        """Key material is what the other CAs hand to in-process signing; PCA has none to
-        hand out. Kept so this adapter fits where a CertificateAuthority is expected, and
-        to fail loudly if it is ever asked for a key."""
-        raise SigningFailed("Unsupported",
-                            "ACM Private CA never exports its key: sign with sign_csr")
 
     def _issue(self, csr: x509.CertificateSigningRequest) -> str:
         partition = self._ca_arn.split(":")[1]  # aws, aws-cn, aws-us-gov: templates follow

@@ -43,14 +43,6 @@ class CertificateAuthority(Protocol):
     def ca_for(self, tenant_id: str) -> CaMaterial: ...
 
 
-class CsrSigner(Protocol):
-    """Signs a checked CSR with the tenant's CA: the chain for CertificateSigned (PEM,
-    the leaf first). Raises BadCsr when the CA refuses the CSR itself."""
-
-    def sign_csr(self, tenant_id: str, csr: x509.CertificateSigningRequest,
-                 now: datetime) -> str: ...
-
-
 class LocalCertificateAuthority:
     def __init__(self, directory: Path, passphrase: bytes,
                  clock: Callable[[], datetime] = lambda: datetime.now(UTC)) -> None:

@@ -1,7 +1,8 @@
 """The local authorization list (OCPP 2.0.1 block D): a charger's copy of the tenant's id
-tokens, versioned. Entries are 2.0.1 AuthorizationData: {"idToken": IdTokenType,
-"idTokenInfo": IdTokenInfoType}; a differential entry without idTokenInfo removes the
-token from the list (D01)."""
+tokens, versioned. An entry names a token (`id_token`, `id_token_type`) and what the
+charger is to make of it (`status`, and `expires_at`, `group_id_token` when set); an
+entry of a differential update without a status removes the token from the list (D01).
+The version plug-ins word entries for the wire."""
 
 from __future__ import annotations
 
@@ -43,40 +44,44 @@ class LocalList:
 
 
 def entry_key(entry: Payload) -> str:
-    token = entry["idToken"]
-    return f"{token['type']}|{token['idToken']}"
+    return f"{entry['id_token_type']}|{entry['id_token']}"
 
 
-def authorization_data(tag: IdTag, now: datetime) -> Payload:
+def list_entry(tag: IdTag, now: datetime) -> Payload:
     """A tenant id token as a list entry; an expired one is listed Expired, so a charger
     offline refuses it as the CSMS would online."""
     status = tag.status
     if status is AuthorizationStatus.ACCEPTED and tag.expiry_date and tag.expiry_date <= now:
         status = AuthorizationStatus.EXPIRED
-    info: Payload = {"status": status.value}
+    entry: Payload = {"id_token": tag.id_tag,
+                      "id_token_type": tag.id_token_type or DEFAULT_TOKEN_TYPE,
+                      "status": status.value}
     if tag.expiry_date is not None:
-        info["cacheExpiryDateTime"] = tag.expiry_date.isoformat().replace("+00:00", "Z")
+        # Kept as text: entries are compared whole, and stored ones come back as stored.
+        entry["expires_at"] = tag.expiry_date.isoformat().replace("+00:00", "Z")
     if tag.group_id_token is not None:
-        info["groupIdToken"] = {"idToken": tag.group_id_token, "type": "Central"}
-    return {
-        "idToken": {"idToken": tag.id_tag, "type": tag.id_token_type or DEFAULT_TOKEN_TYPE},
-        "idTokenInfo": info,
-    }
+        entry["group_id_token"] = tag.group_id_token
+    return entry
+
+
+def removal(entry: Payload) -> Payload:
+    """The differential entry that takes `entry`'s token off the list."""
+    return {"id_token": entry["id_token"], "id_token_type": entry["id_token_type"]}
 
 
 def desired_entries(tags: Iterable[IdTag], now: datetime) -> dict[str, Payload]:
-    entries = (authorization_data(tag, now) for tag in tags)
+    entries = (list_entry(tag, now) for tag in tags)
     return {entry_key(entry): entry for entry in entries}
 
 
 def applied(current: Mapping[str, Payload], full: bool, entries: Sequence[Payload]
             ) -> dict[str, Payload]:
     """The list after an accepted update: a Full one replaces it, a Differential one
-    adds or replaces the entries with idTokenInfo and removes those without."""
+    adds or replaces the entries with a status and removes those without."""
     result: dict[str, Payload] = {} if full else dict(current)
     for entry in entries:
         key = entry_key(entry)
-        if "idTokenInfo" in entry:
+        if "status" in entry:
             result[key] = entry
         else:
             result.pop(key, None)
@@ -87,7 +92,7 @@ def difference(known: Mapping[str, Payload], desired: Mapping[str, Payload]) -> 
     """The Differential entries that turn `known` into `desired`: new and changed entries
     in full, removed ones as their idToken alone."""
     changed = [entry for key, entry in sorted(desired.items()) if known.get(key) != entry]
-    removed = [{"idToken": known[key]["idToken"]} for key in sorted(known) if key not in desired]
+    removed = [removal(known[key]) for key in sorted(known) if key not in desired]
     return changed + removed
 
 

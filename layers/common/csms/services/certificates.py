@@ -23,11 +23,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
 
-from csms.adapters.certificate_authority import CertificateAuthority
-from csms.domain.certificates import CHARGING_STATION_CERTIFICATE, BadCsr, check_csr, sign
+from csms.domain.certificates import CHARGING_STATION_CERTIFICATE, BadCsr, check_csr
 from csms.domain.data_transfer import MAX_FORWARD_TIMEOUT, BadEndpoint, check_endpoint
 from csms.domain.model import Notified
-from csms.ports import VendorEndpoint
+from csms.ports import CsrSigner, VendorEndpoint
 
 logger = logging.getLogger(__name__)
 
@@ -70,7 +69,7 @@ class Signed:
 class CertificateSigning:
     """Signs stored CSRs with the tenant's CA and sends the chain as CertificateSigned."""
 
-    def __init__(self, ca: CertificateAuthority, commands: CommandSubmitter,
+    def __init__(self, ca: CsrSigner, commands: CommandSubmitter,
                  clock: Callable[[], datetime]) -> None:
         self._ca = ca
         self._commands = commands
@@ -104,7 +103,7 @@ class CertificateSigning:
                 "tenant_id": tenant_id, "charge_point_id": charge_point_id,
                 "reason": bad.reason})
             return Signed(charge_point_id, certificate_type, None)
-        chain = sign(csr, self._ca.ca_for(tenant_id), self._clock())
+        chain = self._ca.sign_csr(tenant_id, csr, self._clock())
         payload: Payload = {"certificateChain": chain}
         if certificate_type is not None:
             # Only 2.0.1 names the type (1.6's CertificateSigned has no such field).

@@ -75,8 +75,9 @@ def install(app: APIGatewayHttpResolver) -> None:
 
     @app.get("/v1/charge-points/<charge_point_id>/local-list", tags=["local list"])
     def get_local_list(charge_point_id: str) -> Json:
-        """The list the charger accepted last (version, entries as 2.0.1 AuthorizationData)
-        and the version it reported last (GetLocalListVersion)."""
+        """The list the charger accepted last (its version, and entries: id_token,
+        id_token_type, status, expires_at, group_id_token) and the version it reported
+        last (GetLocalListVersion)."""
         tenant_id = tenant_of(app, Permission.READ)
         bootstrap.fleet_service().owned(tenant_id, charge_point_id)
         return local_list(_service().of(tenant_id, charge_point_id), entries=True)

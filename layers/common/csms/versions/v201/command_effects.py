@@ -20,7 +20,7 @@ from csms.services.commands import (
     VariableLookup,
 )
 from csms.versions.v201.certificates import installed_by_type
-from csms.versions.v201.requests import update_summary
+from csms.versions.v201.requests import list_entry, update_summary
 
 Payload = dict[str, Any]
 
@@ -212,7 +212,7 @@ def _send_local_list(data: TenantData, cp: str, request: Payload, _: Payload) ->
         cp,
         request["versionNumber"],
         request["updateType"] == "Full",
-        request.get("localAuthorizationList", []),
+        [list_entry(data) for data in request.get("localAuthorizationList", [])],
         datetime.now(UTC),
     )
     data.charge_points.record_command_effect(cp, "local_list_version", request["versionNumber"])

@@ -57,11 +57,38 @@ def update_firmware(image: FirmwareImage, request_id: int) -> tuple[str, Payload
                               **retry(image)}
 
 
+def authorization_data(entry: Payload) -> Payload:
+    """A local list entry (domain/local_list.py) as AuthorizationData; without a status,
+    the idToken alone, which a differential update takes as a removal."""
+    data: Payload = {"idToken": {"idToken": entry["id_token"], "type": entry["id_token_type"]}}
+    if "status" in entry:
+        info: Payload = {"status": entry["status"]}
+        if "expires_at" in entry:
+            info["cacheExpiryDateTime"] = entry["expires_at"]
+        if "group_id_token" in entry:
+            info["groupIdToken"] = {"idToken": entry["group_id_token"], "type": "Central"}
+        data["idTokenInfo"] = info
+    return data
+
+
+def list_entry(data: Payload) -> Payload:
+    """AuthorizationData as a local list entry: the inverse of authorization_data."""
+    token = data["idToken"]
+    entry: Payload = {"id_token": token["idToken"], "id_token_type": token["type"]}
+    info = data.get("idTokenInfo")
+    if info is not None:
+        entry["status"] = info["status"]
+        if "cacheExpiryDateTime" in info:
+            entry["expires_at"] = info["cacheExpiryDateTime"]
+        if "groupIdToken" in info:
+            entry["group_id_token"] = info["groupIdToken"]["idToken"]
+    return entry
+
+
 def send_local_list(version: int, update_type: str, entries: list[Payload]) -> Payload:
-    # The CSMS keeps list entries as 2.0.1 AuthorizationData (domain/local_list.py).
     payload: Payload = {"versionNumber": version, "updateType": update_type}
     if entries:
-        payload["localAuthorizationList"] = entries
+        payload["localAuthorizationList"] = [authorization_data(entry) for entry in entries]
     return payload
 
 
