@@ -21,6 +21,7 @@ from csms_local.http_api import http_api_event
 
 from .conftest import Reply, api_for
 from .test_commands_201 import station
+from .test_tariffs_per_site_201 import SCOPED_TARIFF_ROUTES
 
 pytestmark = pytest.mark.e2e
 
@@ -135,16 +136,18 @@ async def test_running_and_final_cost_and_cost_updated(gateway, fleet):
     assert admin.request("DELETE").status == 204
 
 
-# Isolation: the tariff is the caller's tenant's, found by no id, so tenant A's routes
-# only ever read or change A's. test_isolation.py's route matrix takes these in.
-TARIFF_ROUTES = {
+# Isolation: the default tariff is the caller's tenant's, found by no id, so tenant A's
+# routes only ever read or change A's. test_isolation.py's route matrix takes these in,
+# and the site's and charger's tariff routes (test_tariffs_per_site_201.py).
+DEFAULT_TARIFF_ROUTES = {
     "GET /v1/tariff": None,
     "PUT /v1/tariff": {"currency": "USD", "energy_per_kwh": 9},
     "DELETE /v1/tariff": None,
 }
+TARIFF_ROUTES = DEFAULT_TARIFF_ROUTES | SCOPED_TARIFF_ROUTES
 
 
-@pytest.mark.parametrize("route", list(TARIFF_ROUTES))
+@pytest.mark.parametrize("route", list(DEFAULT_TARIFF_ROUTES))
 def test_tenant_a_cannot_reach_tenant_bs_tariff(route, gateway, fleet):
     b = TariffApi(gateway, fleet.tenant_id, "admin")
     own = TARIFF | {"energy_per_kwh": 0.777}  # B's, recognisable

@@ -3,7 +3,6 @@ TransactionEvent answers, on the record and in the stop event, and CostUpdated p
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -20,6 +19,7 @@ from csms.versions import CentralSystemParts, v16, v201
 
 from tests.event_schemas import validate_event
 from tests.fakes.memory import MemoryTenantStore
+from tests.fakes.tariffs import MemoryTariffs
 
 from .conftest import CP, NOW, TENANT, World
 
@@ -129,37 +129,6 @@ def test_running_cost_counts_energy_so_far_and_time_to_the_newest_event() -> Non
 
 
 # Through the 2.0.1 handlers
-
-
-@dataclass
-class MemoryTariffs:
-    tariff: Tariff | None = None
-    costs: dict[tuple[str, str], tuple[Decimal, str]] = field(default_factory=dict)
-    claimed: dict[tuple[str, str], datetime] = field(default_factory=dict)
-    reads: int = 0
-
-    def get(self) -> Tariff | None:
-        self.reads += 1
-        return self.tariff
-
-    def put(self, tariff: Tariff) -> None:
-        self.tariff = tariff
-
-    def delete(self) -> bool:
-        had, self.tariff = self.tariff is not None, None
-        return had
-
-    def record_cost(self, charge_point_id: str, transaction_id: str, total_cost: Decimal,
-                    currency: str) -> None:
-        self.costs[(charge_point_id, transaction_id)] = (total_cost, currency)
-
-    def claim_cost_update(self, charge_point_id: str, transaction_id: str, now: datetime,
-                          interval: timedelta) -> bool:
-        last = self.claimed.get((charge_point_id, transaction_id))
-        if last is not None and last > now - interval:
-            return False
-        self.claimed[(charge_point_id, transaction_id)] = now
-        return True
 
 
 CONNECTION = "conn-tariff"
@@ -272,12 +241,43 @@ def test_a_superseded_transaction_gets_its_final_cost(w201: World,
     assert tariffs.costs[(CP, "TX-1")] == (Decimal("2.00"), "EUR")
 
 
-def test_tariff_read_once_per_event(w201: World, tariffs: MemoryTariffs) -> None:
+def test_the_tariff_is_chosen_once_when_the_transaction_starts(
+        w201: World, tariffs: MemoryTariffs) -> None:
     tariffs.tariff = eur(energy="1")
     call(w201, "TransactionEvent", tx_event("Started", 0, 0, 0))
-    assert tariffs.reads == 0  # a Started event owes no cost
-    call(w201, "TransactionEvent", tx_event("Ended", 1, 60, 1000))
-    assert tariffs.reads == 1
+    call(w201, "TransactionEvent", tx_event("Updated", 1, 30, 500))
+    call(w201, "TransactionEvent", tx_event("Ended", 2, 60, 1000))
+    assert tariffs.resolutions == 1
+
+
+def test_a_tariff_changed_during_a_session_does_not_reprice_it(
+        w201: World, tariffs: MemoryTariffs) -> None:
+    tariffs.tariff = eur(energy="1")
+    call(w201, "TransactionEvent", tx_event("Started", 0, 0, 0))
+    tariffs.tariff = eur(energy="100")
+    assert call(w201, "TransactionEvent", tx_event("Updated", 1, 60, 1000))[2] == {
+        "totalCost": 1.0}
+
+
+def test_a_session_started_without_a_tariff_stays_unpriced(
+        w201: World, tariffs: MemoryTariffs) -> None:
+    call(w201, "TransactionEvent", tx_event("Started", 0, 0, 0))
+    tariffs.tariff = eur(energy="1")
+    assert call(w201, "TransactionEvent", tx_event("Ended", 1, 60, 1000))[2] == {}
+
+
+def test_the_time_component_counts_only_the_reported_charging(
+        w201: World, tariffs: MemoryTariffs) -> None:
+    tariffs.tariff = eur(time="3.60")  # a cent per 10 s
+    info = {"transactionId": "TX-1"}
+    call(w201, "TransactionEvent", tx_event(
+        "Started", 0, 0, 0, transactionInfo=info | {"chargingState": "Charging"}))
+    call(w201, "TransactionEvent", tx_event(
+        "Updated", 1, 600, transactionInfo=info | {"chargingState": "SuspendedEV"}))
+    call(w201, "TransactionEvent", tx_event(
+        "Updated", 2, 1800, transactionInfo=info | {"chargingState": "Charging"}))
+    ended = call(w201, "TransactionEvent", tx_event("Ended", 3, 2400, transactionInfo=info))
+    assert ended[2] == {"totalCost": 1.2}  # 600 s + 600 s charging, not 2400 s
 
 
 # CostUpdated
@@ -304,7 +304,8 @@ def meter(transaction_id: str | None, cp: str = CP) -> MeterValue:
 def costing() -> tuple[MemoryTenantStore, MemoryTariffs]:
     store = MemoryTenantStore()
     data = store.for_tenant(TENANT)
-    tariffs = MemoryTariffs(eur("0.30", "0", "1"))
+    tariffs = MemoryTariffs()
+    tariffs.tariff = eur("0.30", "0", "1")
     data.tariffs = tariffs  # type: ignore[attr-defined]
     return store, tariffs
 
@@ -341,7 +342,7 @@ def test_cost_updated_at_most_once_a_minute_per_transaction(costing) -> None:
 
 
 def test_cost_updated_skips_what_it_cannot_price_or_reach(costing) -> None:
-    store, tariffs = costing
+    store, _ = costing
     commands = Commands()
     updates = CostUpdates(store, commands)
     # Unknown transactions (a 1.6 one), meter values outside a transaction.
@@ -351,8 +352,17 @@ def test_cost_updated_skips_what_it_cannot_price_or_reach(costing) -> None:
         TENANT, [meter("TX-1")], T0) == []
     assert CostUpdates(store, Commands(UnknownCommand("CostUpdated", "ocpp1.6"))).after_stored(
         TENANT, [meter("TX-1")], T0 + HOUR) == []
+    assert commands.sent == []
+
+
+def test_no_cost_updated_for_a_session_that_started_unpriced(costing) -> None:
+    store, tariffs = costing
     tariffs.tariff = None
-    assert updates.after_stored(TENANT, [meter("TX-1")], T0 + 2 * HOUR) == []
+    _put(store, tx())
+    tariffs.pin(CP, "TX-1", None)  # what its Started event kept: no tariff applied
+    tariffs.tariff = eur(energy="1")
+    commands = Commands()
+    assert CostUpdates(store, commands).after_stored(TENANT, [meter("TX-1")], T0) == []
     assert commands.sent == []
 
 

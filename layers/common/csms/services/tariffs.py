@@ -10,10 +10,18 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any, Protocol
 
-from csms.domain.charger_transactions import ChargerTransaction
+from csms.domain.charger_transactions import STARTED, ChargerTransaction, TransactionEventData
 from csms.domain.commands import NotConnected, UnknownCommand
 from csms.domain.model import MeterValue
-from csms.domain.tariffs import Tariff, transaction_cost
+from csms.domain.tariffs import (
+    TENANT_DEFAULT,
+    ChargingStateChange,
+    ScopedTariff,
+    Tariff,
+    TariffScope,
+    TransactionPricing,
+    transaction_cost,
+)
 from csms.ports import RuntimeRecords, TenantData, TenantStore
 
 logger = logging.getLogger(__name__)
@@ -25,13 +33,26 @@ COST_UPDATE_INTERVAL = timedelta(minutes=1)
 
 
 class TariffStore(Protocol):
-    """The tenant's tariff, and the cost fields it puts on transactions."""
+    """The tenant's tariffs (its default, its sites', its chargers'), and the pricing
+    fields they put on transactions."""
 
-    def get(self) -> Tariff | None: ...
+    def get(self, scope: TariffScope = TENANT_DEFAULT) -> Tariff | None: ...
 
-    def put(self, tariff: Tariff) -> None: ...
+    def put(self, tariff: Tariff, scope: TariffScope = TENANT_DEFAULT) -> None: ...
 
-    def delete(self) -> bool: ...
+    def delete(self, scope: TariffScope = TENANT_DEFAULT) -> bool: ...
+
+    def applicable(self, charge_point_id: str) -> ScopedTariff | None: ...
+
+    def pin(
+        self, charge_point_id: str, transaction_id: str, tariff: ScopedTariff | None
+    ) -> None: ...
+
+    def record_charging_state(
+        self, charge_point_id: str, transaction_id: str, change: ChargingStateChange
+    ) -> None: ...
+
+    def pricing(self, charge_point_id: str, transaction_id: str) -> TransactionPricing | None: ...
 
     def record_cost(
         self, charge_point_id: str, transaction_id: str, total_cost: Decimal, currency: str
@@ -76,10 +97,69 @@ def consumed_wh(t: ChargerTransaction) -> int | None:
     return max(0, t.last_reading.wh - t.first_reading.wh)
 
 
-def running_cost(tariff: Tariff, t: ChargerTransaction) -> Decimal:
-    """The cost so far: energy up to the newest reading, time up to the end or the
-    newest event. An ended transaction's running cost is its final cost."""
-    return transaction_cost(tariff, consumed_wh(t), t.started_at, t.ended_at or t.last_event_at)
+def running_cost(
+    tariff: Tariff, t: ChargerTransaction, charging_states: Sequence[ChargingStateChange] = ()
+) -> Decimal:
+    """The cost so far: energy up to the newest reading, time (by the tariff's basis) up
+    to the end or the newest event. An ended transaction's running cost is its final
+    cost."""
+    return transaction_cost(tariff, consumed_wh(t), t.started_at,
+                            t.ended_at or t.last_event_at, charging_states)
+
+
+class TransactionPricer:
+    """Prices one tenant's charger transactions by the tariff each started under.
+
+    The tariff is chosen (most specific first: the charger's, its site's, the tenant's)
+    and kept on the transaction when its Started event arrives, so a tariff changed or
+    removed later never reprices a running session. A transaction without a kept tariff
+    (started before they were kept, or its Started came late) gets one when first priced.
+    Each transaction's pricing is read at most once per use of the pricer."""
+
+    def __init__(self, store: TariffStore | None) -> None:
+        self.store = store
+        self._read: dict[tuple[str, str], TransactionPricing | None] = {}
+
+    def observe(self, event: TransactionEventData, t: ChargerTransaction) -> None:
+        """Keep what the (first-time) event tells the pricing: the charging state it
+        reports, and, for a Started event, the tariff that applies from now on."""
+        if self.store is None:
+            return
+        key = (t.charge_point_id, t.transaction_id)
+        if event.charging_state is not None:
+            self.store.record_charging_state(
+                *key, ChargingStateChange(event.timestamp, event.charging_state))
+            self._read.pop(key, None)
+        if event.event_type == STARTED:
+            self.store.pin(*key, self.store.applicable(t.charge_point_id))
+            self._read.pop(key, None)
+
+    def pricing(self, t: ChargerTransaction) -> TransactionPricing | None:
+        if self.store is None:
+            return None
+        key = (t.charge_point_id, t.transaction_id)
+        if key not in self._read:
+            pricing = self.store.pricing(*key)
+            if pricing is not None and not pricing.pinned:
+                self.store.pin(*key, self.store.applicable(t.charge_point_id))
+                pricing = self.store.pricing(*key)
+            self._read[key] = pricing
+        return self._read[key]
+
+    def cost(self, t: ChargerTransaction) -> tuple[Decimal, str] | None:
+        """The running (or, once ended, final) cost and its currency; None: unpriced."""
+        pricing = self.pricing(t)
+        if pricing is None or pricing.tariff is None:
+            return None
+        tariff = pricing.tariff.tariff
+        return running_cost(tariff, t, pricing.charging_states), tariff.currency
+
+    def record_final(self, t: ChargerTransaction) -> tuple[Decimal, str] | None:
+        """The final cost, kept on the transaction's record; None: unpriced."""
+        priced = self.cost(t)
+        if priced is not None and self.store is not None:
+            self.store.record_cost(t.charge_point_id, t.transaction_id, *priced)
+        return priced
 
 
 class CostUpdates:
@@ -91,8 +171,9 @@ class CostUpdates:
     - at most one CostUpdated per transaction per COST_UPDATE_INTERVAL, claimed with one
       atomic conditional update on the transaction's document (`cost_updated_at`), so
       workers running side by side never both send one and nothing is kept in memory;
-    - one tariff read per call, one claim per distinct transaction in the batch, and
-      only for transactions still active, of a charger that is connected (a CostUpdated
+    - one pricing read and one claim per distinct transaction in the batch, each
+      priced by the tariff it started under, and only for transactions still active,
+      of a charger that is connected (a CostUpdated
       for a session that ended or a charger that is away is worth nothing later: it is
       never queued);
     - the command goes through the command service like any other, so it waits its turn
@@ -124,13 +205,13 @@ class CostUpdates:
             return []
         data = self._store.for_tenant(tenant_id)
         tariffs = tariffs_of(data)
-        tariff = None if tariffs is None else tariffs.get()
-        if tariffs is None or tariff is None:
+        if tariffs is None:
             return []
+        pricer = TransactionPricer(tariffs)
         sent = []
         for charge_point_id, transaction_id in keys:
             try:
-                if self._push(tenant_id, data, tariffs, tariff, charge_point_id,
+                if self._push(tenant_id, data, tariffs, pricer, charge_point_id,
                               str(transaction_id), now):
                     sent.append(str(transaction_id))
             except Exception:
@@ -146,16 +227,19 @@ class CostUpdates:
         return sent
 
     def _push(
-        self, tenant_id: str, data: TenantData, tariffs: TariffStore, tariff: Tariff,
-        charge_point_id: str, transaction_id: str, now: datetime,
+        self, tenant_id: str, data: TenantData, tariffs: TariffStore,
+        pricer: TransactionPricer, charge_point_id: str, transaction_id: str, now: datetime,
     ) -> bool:
         # 1.6 transactions (CSMS-numbered) are not charger transactions: None here.
         transaction = data.charger_transactions.get(charge_point_id, transaction_id)
         if transaction is None or not transaction.active:
             return False
+        priced = pricer.cost(transaction)
+        if priced is None:
+            return False  # it started under no tariff
         if not tariffs.claim_cost_update(charge_point_id, transaction_id, now, self._interval):
             return False
-        cost = running_cost(tariff, transaction)
+        cost, _ = priced
         try:
             self._commands.submit(tenant_id, charge_point_id, COST_UPDATED,
                                   {"totalCost": float(cost), "transactionId": transaction_id})

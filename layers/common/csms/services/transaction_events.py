@@ -18,10 +18,9 @@ from csms.domain.charger_transactions import (
 )
 from csms.domain.id_tokens import IdToken, IdTokenInfo, may_start, token_info
 from csms.domain.model import SUPERSEDED, AuthorizationStatus, Tenant
-from csms.domain.tariffs import Tariff
 from csms.ports import Directory, RuntimeRecords, TenantData, TenantStore
 from csms.protocol.timestamps import format_timestamp
-from csms.services.tariffs import TariffStore, running_cost, tariffs_of
+from csms.services.tariffs import TransactionPricer, tariffs_of
 
 logger = logging.getLogger(__name__)
 
@@ -37,22 +36,6 @@ class TransactionEventAnswer:
     id_token_info: IdTokenInfo | None = None
     total_cost: Decimal | None = None
     currency: str | None = None
-
-
-class _Costing:
-    """The tenant's tariff, read at most once per event and only when a cost is due."""
-
-    def __init__(self, data: TenantData) -> None:
-        self.store: TariffStore | None = tariffs_of(data)
-        self._tariff: Tariff | None = None
-        self._read = False
-
-    @property
-    def tariff(self) -> Tariff | None:
-        if not self._read:
-            self._read = True
-            self._tariff = None if self.store is None else self.store.get()
-        return self._tariff
 
 
 class TransactionEventService:
@@ -72,10 +55,10 @@ class TransactionEventService:
         self, tenant_id: str, event: TransactionEventData, now: datetime
     ) -> TransactionEventAnswer:
         """Apply the event once; what to answer: the idTokenInfo when it carries an
-        idToken, the running (Updated) or final (Ended) cost when the tenant has a
-        tariff."""
+        idToken, the running (Updated) or final (Ended) cost under the tariff the
+        transaction started with."""
         data = self._store.for_tenant(tenant_id)
-        costing = _Costing(data)
+        costing = TransactionPricer(tariffs_of(data))
         info = self._token_info(tenant_id, data, event, now)
         status = None if info is None else info.status.value
         transaction = data.charger_transactions.apply(event, status)
@@ -86,6 +69,8 @@ class TransactionEventService:
             # cost as the transaction now stands.
             known = data.charger_transactions.get(event.charge_point_id, event.transaction_id)
             return self._answer(info, event, known, costing)
+        # I: the tariff it starts under, and its charging states (time basis).
+        costing.observe(event, transaction)
         if event.event_type == STARTED:
             self._supersede(tenant_id, data, transaction, now, costing)
             self._started(tenant_id, transaction, info, now)
@@ -97,15 +82,15 @@ class TransactionEventService:
 
     def _answer(
         self, info: IdTokenInfo | None, event: TransactionEventData,
-        transaction: ChargerTransaction | None, costing: _Costing,
+        transaction: ChargerTransaction | None, costing: TransactionPricer,
     ) -> TransactionEventAnswer:
         # E/I: totalCost only once the transaction ended, or as its running cost.
         if event.event_type not in (UPDATED, ENDED) or transaction is None:
             return TransactionEventAnswer(info)
-        tariff = costing.tariff
-        if tariff is None:
+        priced = costing.cost(transaction)
+        if priced is None:
             return TransactionEventAnswer(info)
-        return TransactionEventAnswer(info, running_cost(tariff, transaction), tariff.currency)
+        return TransactionEventAnswer(info, *priced)
 
     def _token_info(
         self, tenant_id: str, data: TenantData, event: TransactionEventData, now: datetime
@@ -144,7 +129,7 @@ class TransactionEventService:
 
     def _supersede(
         self, tenant_id: str, data: TenantData, started: ChargerTransaction, now: datetime,
-        costing: _Costing,
+        costing: TransactionPricer,
     ) -> None:
         """A Started on an EVSE that still has an older open transaction: the charger lost
         that one (power cut), so it is closed as Superseded."""
@@ -191,7 +176,7 @@ class TransactionEventService:
         )
 
     def _stopped(
-        self, tenant_id: str, t: ChargerTransaction, now: datetime, costing: _Costing,
+        self, tenant_id: str, t: ChargerTransaction, now: datetime, costing: TransactionPricer,
         **extra: Any,
     ) -> None:
         data: dict[str, Any] = {
@@ -205,13 +190,10 @@ class TransactionEventService:
             "stopped_at": format_timestamp(t.ended_at or now),
             "ocpp_version": t.ocpp_version,
         }
-        tariff = costing.tariff
-        if tariff is not None and costing.store is not None:
-            # The final cost, on the record and in the event: what the Ended answer says.
-            cost = running_cost(tariff, t)
-            costing.store.record_cost(t.charge_point_id, t.transaction_id, cost,
-                                      tariff.currency)
-            data |= {"total_cost": float(cost), "currency": tariff.currency}
+        # The final cost, on the record and in the event: what the Ended answer says.
+        priced = costing.record_final(t)
+        if priced is not None:
+            data |= {"total_cost": float(priced[0]), "currency": priced[1]}
         self._records.event(tenant_id, t.charge_point_id, "transaction_stopped",
                             data | extra, now)
 

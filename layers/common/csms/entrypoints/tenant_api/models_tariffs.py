@@ -1,8 +1,10 @@
-"""Request body of PUT /v1/tariff (pydantic: validated, and documented in OpenAPI)."""
+"""Request body of PUT /v1/tariff, /v1/sites/{site_id}/tariff and
+/v1/charge-points/{charge_point_id}/tariff (pydantic: validated, and documented in
+OpenAPI)."""
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import Field
 
@@ -21,5 +23,11 @@ class TariffPut(Strict):
     )]
     energy_per_kwh: Annotated[Price, Field(description="price per kWh delivered")] = 0
     time_per_hour: Annotated[Price, Field(
-        description="price per hour of the transaction, from its start to its end")] = 0
+        description="price per hour: of charging, or of the whole transaction "
+        "(time_basis)")] = 0
     session_fee: Annotated[Price, Field(description="flat fee per transaction")] = 0
+    time_basis: Annotated[Literal["charging", "session"], Field(
+        description="charging: time_per_hour counts only while the charger reports the "
+        "EV charging (2.0.1 chargingState Charging; a charger that never reports it is "
+        "priced by the whole session); session: from the transaction's start to its end"
+    )] = "charging"
