@@ -12,7 +12,11 @@ from typing import Any
 import pytest
 import websockets
 
+from tests.event_schemas import validate_event
+from tests.mqtt_subscriber import Subscriber
+
 from .conftest import PASSWORD, api_for, basic_auth
+from .test_events import evented_gateway  # noqa: F401  (the fixture)
 
 pytestmark = pytest.mark.e2e
 
@@ -98,3 +102,22 @@ async def test_a_2_0_1_connection_still_answers_them_with_a_call_error(gateway, 
         await frame(ws, body)
         reply = await next_frame(ws)
     assert reply[:3] == [4, "x-1", "MessageTypeNotSupported"]
+
+
+# Last in the module: its stack (records through SQS to the event worker) outlives the
+# test, and the tests above read their records as soon as the charger is answered.
+async def test_a_streams_values_are_published_with_their_times(
+    evented_gateway, fleet, mqtt_url  # noqa: F811
+):
+    cp_id = fleet.add_charge_point("V21-SEND-MQTT")
+    subscriber = Subscriber(mqtt_url, f"ocpp/events/{fleet.tenant_id}/{cp_id}/diagnostics")
+    async with await booted(evented_gateway, cp_id, "ocpp2.1") as ws:
+        await frame(ws, [6, "send-mqtt", "NotifyPeriodicEventStream", STREAM])
+        await heartbeat_is_the_next_reply(ws)
+    received = await asyncio.to_thread(subscriber.wait_for, lambda m: len(m) >= 1)
+    subscriber.close()
+    [(_, event)] = received
+    validate_event(event)
+    assert event["type"] == "periodic_event_stream"
+    assert event["data"]["stream_id"] == 1
+    assert [v["value"] for v in event["data"]["values"]] == ["230.1", "229.8"]

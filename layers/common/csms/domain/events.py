@@ -29,6 +29,7 @@ STREAM_OF = {
     "charger_event": DIAGNOSTICS,
     "log_status": DIAGNOSTICS,
     "customer_information": DIAGNOSTICS,
+    "periodic_event_stream": DIAGNOSTICS,
     "firmware_status": FIRMWARE,
     "publish_firmware_status": FIRMWARE,
     "data_transfer": DATA_TRANSFER,

@@ -12,7 +12,6 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from csms.domain import events
 from csms.domain.diagnostics import asks_for_every_monitor, reported_monitors
 from csms.ports import RuntimeRecords, TenantStore
 
@@ -107,10 +106,6 @@ class DiagnosticsService:
         values: Sequence[Payload], at: datetime,
     ) -> None:
         """A batch of a stream's values (`timestamp`, `value`); `pending` more wait."""
-        if PERIODIC_EVENT_STREAM not in events.STREAM_OF:
-            # The event worker refuses an event type it has no topic for, and with it the
-            # whole batch of records: the values stay in the message log unpublished.
-            return
         self._records.event(tenant_id, charge_point_id, PERIODIC_EVENT_STREAM, {
             "stream_id": stream_id,
             "pending": pending,

@@ -131,7 +131,7 @@ def install(app: APIGatewayHttpResolver) -> None:
         charge_point_id: ChargePointFilter = None,
         direction: Annotated[Literal["in", "out"] | None, Query()] = None,
         message_type: Annotated[
-            Literal["Call", "CallResult", "CallError"] | None, Query()
+            Literal["Call", "CallResult", "CallError", "Send", "CallResultError"] | None, Query()
         ] = None,
         action: Annotated[str | None, Query(max_length=50)] = None,
         since: Since = None,
