@@ -158,6 +158,23 @@ def test_site_and_charger_tariff_routes(gateway, fleet, admin, site):
     assert admin.delete(f"/v1/charge-points/{cp_id}/tariff").status == 404
 
 
+def test_a_site_created_again_under_a_deleted_ones_id_has_no_tariff(admin, fleet):
+    site_id = f"again-{fleet.suffix}"
+    assert admin.post("/v1/sites", {"site_id": site_id, "name": "x", "limit": 100}).status == 201
+    assert admin.put(f"/v1/sites/{site_id}/tariff", SITE_TARIFF).status == 200
+    assert admin.delete(f"/v1/sites/{site_id}").status == 204
+    assert admin.post("/v1/sites", {"site_id": site_id, "name": "x", "limit": 100}).status == 201
+    assert admin.get(f"/v1/sites/{site_id}/tariff").status == 404
+
+
+def test_a_charger_registered_again_under_a_deleted_ones_id_has_no_tariff(admin, fleet):
+    cp_id = fleet.add_charge_point("AGAIN")
+    assert admin.put(f"/v1/charge-points/{cp_id}/tariff", OWN_TARIFF).status == 200
+    assert admin.delete(f"/v1/charge-points/{cp_id}").status == 204
+    fleet.add_charge_point("AGAIN")
+    assert admin.get(f"/v1/charge-points/{cp_id}/tariff").status == 404
+
+
 @pytest.mark.parametrize("path", ["/v1/sites/no-such-site/tariff",
                                   "/v1/charge-points/NO-SUCH-CP/tariff"])
 def test_unknown_sites_and_chargers_are_not_found(admin, path):

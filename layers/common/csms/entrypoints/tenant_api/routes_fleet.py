@@ -12,6 +12,7 @@ from csms import bootstrap
 from csms.adapters.mongo_queries import Page
 from csms.domain.access import Permission
 from csms.domain.model import IdTag
+from csms.domain.tariffs import TariffScope
 from csms.entrypoints.tenant_api import views
 from csms.entrypoints.tenant_api.models import (
     AuthorizationStatusName,
@@ -23,6 +24,7 @@ from csms.entrypoints.tenant_api.models import (
     Offset,
     PasswordChange,
 )
+from csms.entrypoints.tenant_api.routes_tariffs import forget_tariff
 from csms.services.fleet import id_tag_from
 
 Json = dict[str, Any]
@@ -104,7 +106,9 @@ def install(app: APIGatewayHttpResolver) -> None:
     @app.delete("/v1/charge-points/<charge_point_id>", tags=["charge points"])
     def delete_charge_point(charge_point_id: str) -> Response[str]:
         """Unregister; its transactions, meter values and messages stay as history."""
-        bootstrap.fleet_service().delete(manager(), charge_point_id)
+        tenant_id = manager()
+        bootstrap.fleet_service().delete(tenant_id, charge_point_id)
+        forget_tariff(tenant_id, TariffScope.charge_point(charge_point_id))
         return Response(status_code=204, body="")
 
     @app.get("/v1/charge-points/<charge_point_id>/sessions", tags=["charge points"])

@@ -18,9 +18,11 @@ from csms.adapters.mongo_sites import (
 )
 from csms.domain.access import Permission
 from csms.domain.charging_profiles import RateUnit
+from csms.domain.tariffs import TariffScope
 from csms.entrypoints.tenant_api import views
 from csms.entrypoints.tenant_api.models import Limit, Offset
 from csms.entrypoints.tenant_api.models_sites import SiteChargePoints, SiteCreate, SiteUpdate
+from csms.entrypoints.tenant_api.routes_tariffs import forget_tariff
 from csms.observability import logger
 from csms.services.fleet import Conflict, NotFound
 from csms.services.site_limit import Site
@@ -155,9 +157,10 @@ def install(app: APIGatewayHttpResolver) -> None:
     def delete_site(site_id: str) -> Response[str]:
         """Remove the site; its chargers keep their last TxProfiles until their sessions
         end. Admin."""
-        sites = _sites(manager())
-        if not sites.delete(site_id):
+        tenant_id = manager()
+        if not _sites(tenant_id).delete(site_id):
             raise NotFound("no such site")
+        forget_tariff(tenant_id, TariffScope.site(site_id))
         return Response(204, "application/json", "")
 
     @app.post("/v1/sites/<site_id>/charge-points", tags=["sites"])

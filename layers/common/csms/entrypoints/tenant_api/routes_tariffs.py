@@ -43,6 +43,12 @@ def _tariffs(tenant_id: str) -> MongoTariffs:
     return MongoTariffs(tariffs_database(bootstrap.current().mongo, tenant_id))
 
 
+def forget_tariff(tenant_id: str, scope: TariffScope) -> None:
+    """Drop the tariff set on a site or charger being deleted: a new one created later
+    under the same id must not inherit it."""
+    _tariffs(tenant_id).delete(scope)
+
+
 def tariff_view(tariff: Tariff) -> Json:
     return {
         "currency": tariff.currency,
