@@ -15,11 +15,14 @@ from csms.domain.data_transfer import (
     check_endpoint,
     signature,
 )
-from csms.domain.diagnostics import accepted_monitors, asks_for_every_monitor
-from csms.domain.display_messages import asks_for_all
 from csms.domain.firmware import FirmwareImage
 from csms.versions.v16 import requests as v16_requests
 from csms.versions.v201 import requests as v201_requests
+from csms.versions.v201.diagnostics import (
+    accepted_monitors,
+    asks_for_every_message,
+    asks_for_every_monitor,
+)
 
 AT = datetime(2026, 12, 1, 3, 0, tzinfo=UTC)
 SIGNED = FirmwareImage("https://fw/x.bin", AT, signing_certificate="PEM", signature="SIG",
@@ -61,11 +64,14 @@ def test_accepted_monitors_take_the_chargers_ids_and_the_requested_values():
         {"id": 4, "type": "Delta", "severity": 3, "value": 1.5, "transaction": False, **where}]
 
 
-def test_only_reports_without_criteria_ask_for_everything():
+def test_only_a_monitoring_report_without_criteria_asks_for_every_monitor():
     assert asks_for_every_monitor({"requestId": 1})
     assert not asks_for_every_monitor({"requestId": 1, "monitoringCriteria": ["DeltaMonitoring"]})
-    assert asks_for_all({"requestId": 1})
-    assert not asks_for_all({"requestId": 1, "priority": "InFront"})
+
+
+def test_only_a_display_message_request_without_criteria_asks_for_every_message():
+    assert asks_for_every_message({"requestId": 1})
+    assert not asks_for_every_message({"requestId": 1, "priority": "InFront"})
 
 
 def test_endpoints_are_https_or_this_machine():

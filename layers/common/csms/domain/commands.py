@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
@@ -20,6 +21,22 @@ class CommandStatus(StrEnum):
 FINAL_STATUSES = frozenset(
     {CommandStatus.COMPLETED, CommandStatus.REJECTED, CommandStatus.FAILED, CommandStatus.TIMED_OUT}
 )
+
+def _asks_for_some(_: dict[str, Any]) -> bool:
+    return False
+
+
+@dataclass(frozen=True)
+class AskedFor:
+    """How a version names the command a charger's report or event follows from: the
+    command's action and the field of its request the charger's message echoes (a
+    requestId, say); and whether a request asked for everything, so that its complete
+    report replaces all that is kept. The version plug-ins give these to the services."""
+
+    action: str
+    echoed_field: str
+    asks_for_everything: Callable[[dict[str, Any]], bool] = _asks_for_some
+
 
 @dataclass(frozen=True, slots=True)
 class Command:

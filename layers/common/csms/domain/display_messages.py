@@ -10,10 +10,6 @@ from typing import Any
 
 Payload = dict[str, Any]
 
-# GetDisplayMessages criteria: a request without any asks for every message.
-_CRITERIA = ("id", "priority", "state")
-
-
 @dataclass(frozen=True)
 class DisplayMessage:
     charge_point_id: str
@@ -23,9 +19,3 @@ class DisplayMessage:
     # "set": accepted SetDisplayMessage; "reported": in a NotifyDisplayMessages.
     source: str
     request_id: int | None = None
-
-
-def asks_for_all(request: Payload) -> bool:
-    """Whether a GetDisplayMessages request asks for every message: its complete answer
-    then lists all the charger shows, and anything else kept here is gone."""
-    return not any(request.get(name) for name in _CRITERIA)

@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from csms.domain.diagnostics import asks_for_every_monitor, reported_monitors
+from csms.domain.commands import AskedFor
 from csms.ports import RuntimeRecords, TenantStore
 
 Payload = dict[str, Any]
@@ -21,9 +21,12 @@ PERIODIC_EVENT_STREAM = "periodic_event_stream"
 
 
 class DiagnosticsService:
-    def __init__(self, store: TenantStore, records: RuntimeRecords) -> None:
+    def __init__(self, store: TenantStore, records: RuntimeRecords,
+                 monitoring_report: AskedFor | None = None) -> None:
         self._store = store
         self._records = records
+        # The command a monitoring report answers (GetMonitoringReport in 2.0.1).
+        self._monitoring_report = monitoring_report
 
     def log_status(
         self, tenant_id: str, charge_point_id: str, request_id: int | None, status: str,
@@ -39,16 +42,19 @@ class DiagnosticsService:
 
     def monitoring_report(
         self, tenant_id: str, charge_point_id: str, request_id: int,
-        report: Sequence[Payload], more_to_come: bool, at: datetime,
+        monitors: Sequence[Payload], more_to_come: bool, at: datetime,
     ) -> None:
+        """One part of a monitoring report: the monitors it lists, as the version's
+        plug-in read them."""
         data = self._store.for_tenant(tenant_id)
-        data.diagnostics.put_monitors(charge_point_id, reported_monitors(report), at, request_id)
-        if more_to_come:
+        data.diagnostics.put_monitors(charge_point_id, list(monitors), at, request_id)
+        if more_to_come or self._monitoring_report is None:
             return
+        by = self._monitoring_report
         asked = data.commands.find_by_request(
-            charge_point_id, "GetMonitoringReport", "requestId", request_id
+            charge_point_id, by.action, by.echoed_field, request_id
         )
-        if asked is not None and asks_for_every_monitor(asked.request):
+        if asked is not None and by.asks_for_everything(asked.request):
             # A complete report of every monitor: the ones it leaves out are gone.
             data.diagnostics.keep_reported_monitors(charge_point_id, request_id)
 

@@ -8,15 +8,18 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from csms.domain.display_messages import DisplayMessage, asks_for_all
+from csms.domain.commands import AskedFor
+from csms.domain.display_messages import DisplayMessage
 from csms.ports import TenantStore
 
 Payload = dict[str, Any]
 
 
 class DisplayMessageService:
-    def __init__(self, store: TenantStore) -> None:
+    def __init__(self, store: TenantStore, report: AskedFor | None = None) -> None:
         self._store = store
+        # The command a report of the messages answers (GetDisplayMessages in 2.0.1).
+        self._report = report
 
     def reported(
         self,
@@ -30,12 +33,12 @@ class DisplayMessageService:
         data = self._store.for_tenant(tenant_id)
         for message in messages:
             data.display_messages.put(charge_point_id, message, at, "reported", request_id)
-        if more_to_come:
+        if more_to_come or self._report is None:
             return
         asked = data.commands.find_by_request(
-            charge_point_id, "GetDisplayMessages", "requestId", request_id
+            charge_point_id, self._report.action, self._report.echoed_field, request_id
         )
-        if asked is not None and asks_for_all(asked.request):
+        if asked is not None and self._report.asks_for_everything(asked.request):
             data.display_messages.keep_only(charge_point_id, request_id)
 
     def of(self, tenant_id: str, charge_point_id: str) -> list[DisplayMessage]:

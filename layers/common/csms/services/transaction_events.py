@@ -16,6 +16,7 @@ from csms.domain.charger_transactions import (
     ChargerTransaction,
     TransactionEventData,
 )
+from csms.domain.commands import AskedFor
 from csms.domain.id_tokens import IdToken, IdTokenInfo, may_start, token_info
 from csms.domain.model import SUPERSEDED, AuthorizationStatus, Tenant
 from csms.ports import Directory, RuntimeRecords, TenantData, TenantStore
@@ -23,9 +24,6 @@ from csms.protocol.timestamps import format_timestamp
 from csms.services.tariffs import TransactionPricer, tariffs_of
 
 logger = logging.getLogger(__name__)
-
-REQUEST_START = "RequestStartTransaction"
-
 
 @dataclass(frozen=True, slots=True)
 class TransactionEventAnswer:
@@ -39,10 +37,14 @@ class TransactionEventAnswer:
 
 
 class TransactionEventService:
-    def __init__(self, store: TenantStore, records: RuntimeRecords, directory: Directory) -> None:
+    def __init__(self, store: TenantStore, records: RuntimeRecords, directory: Directory,
+                 remote_start: AskedFor | None = None) -> None:
         self._store = store
         self._records = records
         self._directory = directory
+        # The command whose request id a transaction's remote start id echoes
+        # (RequestStartTransaction's remoteStartId in 2.0.1); None: not linked.
+        self._remote_start = remote_start
 
     def authorize(self, tenant_id: str, token: IdToken, now: datetime) -> IdTokenInfo:
         """Authorize answers a master pass Accepted, with its group: the charger learns
@@ -74,8 +76,8 @@ class TransactionEventService:
         if event.event_type == STARTED:
             self._supersede(tenant_id, data, transaction, now, costing)
             self._started(tenant_id, transaction, info, now)
-        if event.remote_start_id is not None:
-            self._link_remote_start(data, event)
+        if event.remote_start_id is not None and self._remote_start is not None:
+            self._link_remote_start(data, event, self._remote_start)
         if event.event_type == ENDED:
             self._stopped(tenant_id, transaction, now, costing)
         return self._answer(info, event, transaction, costing)
@@ -145,9 +147,10 @@ class TransactionEventService:
                 self._stopped(tenant_id, closed, now, costing,
                               superseded_by=started.transaction_id)
 
-    def _link_remote_start(self, data: TenantData, event: TransactionEventData) -> None:
+    def _link_remote_start(self, data: TenantData, event: TransactionEventData,
+                           by: AskedFor) -> None:
         command = data.commands.find_by_request(
-            event.charge_point_id, REQUEST_START, "remoteStartId", event.remote_start_id
+            event.charge_point_id, by.action, by.echoed_field, event.remote_start_id
         )
         if command is None:
             logger.info("remoteStartId matches no command",

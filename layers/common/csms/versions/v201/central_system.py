@@ -25,6 +25,12 @@ from csms.services.provisioning import ProvisioningService
 from csms.services.reservations import ReservationService
 from csms.services.transaction_events import TransactionEventService
 from csms.versions.v201 import certificates, smart_charging
+from csms.versions.v201.diagnostics import (
+    DISPLAY_MESSAGES_REPORT,
+    MONITORING_REPORT,
+    REMOTE_START,
+    reported_monitors,
+)
 
 if TYPE_CHECKING:
     from csms.versions import CentralSystemParts
@@ -75,10 +81,12 @@ class CentralSystem201:
         self._clock = parts.clock
         self._heartbeat_interval = parts.heartbeat_interval
         self._provisioning = ProvisioningService(parts.directory, parts.store, parts.records)
-        self._transactions = TransactionEventService(parts.store, parts.records, parts.directory)
+        self._transactions = TransactionEventService(
+            parts.store, parts.records, parts.directory, remote_start=REMOTE_START
+        )
         self._reservations = ReservationService(parts.store, parts.records)
-        self._display_messages = DisplayMessageService(parts.store)
-        self._diagnostics = DiagnosticsService(parts.store, parts.records)
+        self._display_messages = DisplayMessageService(parts.store, DISPLAY_MESSAGES_REPORT)
+        self._diagnostics = DiagnosticsService(parts.store, parts.records, MONITORING_REPORT)
         self._data_transfer = DataTransferService(parts.store, parts.records)
         self._firmware = FirmwareService(parts.store, parts.records)
 
@@ -275,7 +283,7 @@ class CentralSystem201:
     def on_notify_monitoring_report(self, ctx: CallContext, payload: Payload) -> Payload:
         monitors = payload.get("monitor", [])
         self._diagnostics.monitoring_report(ctx.tenant_id, ctx.charge_point_id,
-                                            payload["requestId"], monitors,
+                                            payload["requestId"], reported_monitors(monitors),
                                             payload.get("tbc", False), ctx.received_at)
         self.notify(ctx, "monitoring_report", {
             "requestId": payload["requestId"], "seqNo": payload["seqNo"],

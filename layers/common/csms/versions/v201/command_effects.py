@@ -9,7 +9,6 @@ from datetime import UTC, datetime
 from typing import Any
 
 from csms.domain.device_model import ACTUAL, VariableAttribute, VariableKey
-from csms.domain.diagnostics import accepted_monitors
 from csms.domain.reservations import EvseReservation, ReservationState
 from csms.ports import TenantData
 from csms.protocol.timestamps import parse_timestamp
@@ -20,6 +19,7 @@ from csms.services.commands import (
     VariableLookup,
 )
 from csms.versions.v201.certificates import installed_by_type
+from csms.versions.v201.diagnostics import accepted_monitors
 from csms.versions.v201.requests import list_entry, update_summary
 
 Payload = dict[str, Any]

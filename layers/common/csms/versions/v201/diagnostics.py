@@ -1,24 +1,24 @@
-"""Diagnostics (OCPP 2.0.1 block N): log uploads (GetLog, LogStatusNotification),
-variable monitors (SetVariableMonitoring, NotifyMonitoringReport,
-ClearVariableMonitoring), the charger's events (NotifyEvent) and customer information
-reports (NotifyCustomerInformation), kept in 2.0.1's own terms."""
+"""How 2.0.1 reports what the diagnostics (N) and display message (O) blocks keep:
+variable monitors as SetVariableMonitoring made them and NotifyMonitoringReport lists
+them, and which Get requests ask for everything (their complete reports then replace
+what is kept)."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from typing import Any
 
+from csms.domain.commands import AskedFor
+
 Payload = dict[str, Any]
 
-# LogStatusNotification statuses after which nothing more comes for that request.
-FINAL_LOG_STATUSES = frozenset(
-    {"Uploaded", "UploadFailure", "BadMessage", "NotSupportedOperation", "PermissionDenied",
-     "AcceptedCanceled"}
-)
+# GetDisplayMessages criteria: a request without any asks for every message.
+_DISPLAY_CRITERIA = ("id", "priority", "state")
 
 
 def monitor(component: Payload, variable: Payload, monitoring: Payload) -> Payload:
-    """One variable monitor as kept: the VariableMonitoringType and where it watches."""
+    """One variable monitor as kept: where it watches (2.0.1's component and variable, the
+    device model's own address) and what it watches for."""
     return {
         "id": monitoring["id"],
         "component": component,
@@ -62,3 +62,14 @@ def reported_monitors(report: Sequence[Payload]) -> list[Payload]:
 def asks_for_every_monitor(request: Payload) -> bool:
     """A GetMonitoringReport without criteria or components reports every monitor."""
     return not request.get("monitoringCriteria") and not request.get("componentVariable")
+
+
+def asks_for_every_message(request: Payload) -> bool:
+    """A GetDisplayMessages without criteria: its complete answer lists all the charger
+    shows, and anything else kept is gone."""
+    return not any(request.get(name) for name in _DISPLAY_CRITERIA)
+
+
+MONITORING_REPORT = AskedFor("GetMonitoringReport", "requestId", asks_for_every_monitor)
+DISPLAY_MESSAGES_REPORT = AskedFor("GetDisplayMessages", "requestId", asks_for_every_message)
+REMOTE_START = AskedFor("RequestStartTransaction", "remoteStartId")
