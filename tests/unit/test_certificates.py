@@ -188,6 +188,15 @@ class Submitted:
 class FakeCommands:
     sent: list[tuple[str, str, str, dict[str, Any], bool]] = field(default_factory=list)
     fail: bool = False
+    # Charge point id -> the version it speaks (2.0.1 unless named).
+    versions: dict[str, str] = field(default_factory=dict)
+
+    def shapes_of(self, charge_point_id):
+        from csms.versions import v16, v201
+
+        version = self.versions.get(charge_point_id, v201.SUBPROTOCOL)
+        plugin = v16.plugin() if version == v16.SUBPROTOCOL else v201.plugin()
+        return version, plugin.commands.requests
 
     def submit(self, tenant_id, charge_point_id, action, payload, queue_if_offline=False):
         if self.fail:
@@ -214,21 +223,30 @@ def notified(data: dict[str, Any], cp: str = CP, kind: str = SIGNING_REQUEST) ->
     return Notified(cp, kind, data, NOW, "rec-1")
 
 
+SIGNING = {"csr": None, "certificate_type": "ChargingStationCertificate"}
+
+
 def test_stored_requests_are_signed_and_sent_as_certificate_signed(ca):
     commands = FakeCommands()
     signing = CertificateSigning(FixedCa(ca), commands, lambda: NOW)
     done = signing.react(TENANT, [Batch([
-        notified({"csr": csr_pem(), "certificateType": "ChargingStationCertificate"}),
+        notified(SIGNING | {"csr": csr_pem()}),
         notified({"csr": csr_pem()}, kind="firmware_status"),
-        notified({"csr": csr_pem()}),  # 1.6: no certificateType
     ])])
-    assert [d.command_id for d in done] == ["cmd-1", "cmd-2"]
-    (t1, cp1, action1, payload1, queued1), (_, _, _, payload2, _) = commands.sent
-    assert (t1, cp1, action1, queued1) == (TENANT, CP, "CertificateSigned", True)
-    assert payload1["certificateType"] == "ChargingStationCertificate"
-    assert "certificateType" not in payload2
-    leaf = x509.load_pem_x509_certificates(payload1["certificateChain"].encode())[0]
+    assert [d.command_id for d in done] == ["cmd-1"]
+    [(tenant_id, cp, action, payload, queued)] = commands.sent
+    assert (tenant_id, cp, action, queued) == (TENANT, CP, "CertificateSigned", True)
+    assert payload["certificateType"] == "ChargingStationCertificate"
+    leaf = x509.load_pem_x509_certificates(payload["certificateChain"].encode())[0]
     leaf.verify_directly_issued_by(ca.certificate)
+
+
+def test_a_16_charger_gets_certificate_signed_without_a_type(ca):
+    commands = FakeCommands(versions={CP: "ocpp1.6"})
+    signing = CertificateSigning(FixedCa(ca), commands, lambda: NOW)
+    signing.react(TENANT, [Batch([notified(SIGNING | {"csr": csr_pem()})])])
+    [(*_, payload, _)] = commands.sent
+    assert list(payload) == ["certificateChain"]
 
 
 def test_a_bad_stored_request_is_not_signed_and_failures_stop_nothing(ca):
@@ -283,8 +301,8 @@ def test_sign_certificate_is_accepted_and_stored_for_the_worker():
     handlers, charging = handlers_with()
     pem = csr_pem()
     assert handlers["SignCertificate"](CTX, {"csr": pem}) == {"status": "Accepted"}
-    assert charging.notes == [(SIGNING_REQUEST, {"csr": pem,
-                                                 "certificateType": "ChargingStationCertificate"})]
+    assert charging.notes == [(SIGNING_REQUEST, {
+        "csr": pem, "certificate_type": "ChargingStationCertificate"})]
 
 
 def test_a_bad_csr_is_rejected_with_the_reason():
@@ -388,9 +406,9 @@ def test_certificate_signed_fits_each_versions_schema(ca):
 
     commands = FakeCommands()
     signing = CertificateSigning(FixedCa(ca), commands, lambda: NOW)
-    signing.sign_and_send(TENANT, CP, {"csr": csr_pem(),
-                                       "certificateType": "ChargingStationCertificate"})
-    signing.sign_and_send(TENANT, CP, {"csr": csr_pem()})
+    signing.sign_and_send(TENANT, CP, SIGNING | {"csr": csr_pem()})
+    commands.versions[CP] = "ocpp1.6"
+    signing.sign_and_send(TENANT, CP, SIGNING | {"csr": csr_pem()})
     (*_, payload_201, _), (*_, payload_16, _) = commands.sent
     v201.plugin().schemas.validate_request("CertificateSigned", payload_201)
     v16.plugin().schemas.validate_request("CertificateSigned", payload_16)

@@ -9,8 +9,9 @@ from the charger's invocation: A02 wants the SignCertificate answer first, a CA 
 queued, retried and recorded like the operator's.
 
 Forwarding. Get15118EVCertificate and GetCertificateStatus (2.0.1, charger-initiated) go
-to the tenant's certificate endpoint when it has one (its answer is the charger's), else
-they are answered Failed with reasonCode NoEndpoint.
+to the tenant's certificate endpoint when it has one (its answer is the charger's); the
+version's plug-in words the answer, and a Failed one when the endpoint is missing,
+refused or silent (ForwardFailed says why).
 """
 
 from __future__ import annotations
@@ -24,9 +25,11 @@ from datetime import datetime
 from typing import Any, Protocol
 
 from csms.domain.certificates import CHARGING_STATION_CERTIFICATE, BadCsr, check_csr
+from csms.domain.commands import UnknownCommand
 from csms.domain.data_transfer import MAX_FORWARD_TIMEOUT, BadEndpoint, check_endpoint
 from csms.domain.model import Notified
 from csms.ports import CsrSigner, VendorEndpoint
+from csms.services.commands import RequestShapes
 
 logger = logging.getLogger(__name__)
 
@@ -37,19 +40,25 @@ SIGNING_REQUEST = "certificate_signing_request"
 # The charger waits for the forwarded answer (and API Gateway for it): bounded.
 FORWARD_TIMEOUT = 5.0
 assert FORWARD_TIMEOUT <= MAX_FORWARD_TIMEOUT
-# What the forwarded answers may say (2.0.1 Iso15118EVCertificateStatusEnumType and
-# GetCertificateStatusEnumType); anything else from the endpoint is a Failed.
-FORWARDED_STATUSES = {
-    "Get15118EVCertificate": frozenset({"Accepted", "Failed"}),
-    "GetCertificateStatus": frozenset({"Accepted", "Failed"}),
-}
 
 
 class CommandSubmitter(Protocol):
-    """CommandService.submit, as far as signing uses it."""
+    """CommandService, as far as signing uses it."""
 
     def submit(self, tenant_id: str, charge_point_id: str, action: str,
                payload: dict[str, Any], queue_if_offline: bool = False) -> Any: ...
+
+    def shapes_of(self, charge_point_id: str) -> tuple[str, RequestShapes]: ...
+
+
+class ForwardFailed(Exception):
+    """No answer from the tenant's certificate endpoint: `reason` is the reasonCode the
+    charger gets (NoEndpoint, EndpointUnavailable, EndpointFailed)."""
+
+    def __init__(self, reason: str, text: str) -> None:
+        super().__init__(text)
+        self.reason = reason
+        self.text = text
 
 
 class HasChanges(Protocol):
@@ -92,25 +101,24 @@ class CertificateSigning:
         return done
 
     def sign_and_send(self, tenant_id: str, charge_point_id: str, request: Payload) -> Signed:
-        """`request`: the SignCertificate request as stored (csr, 2.0.1's certificateType).
-        Checked again: a notification is data from the charger, whoever stored it."""
-        certificate_type = request.get("certificateType")
+        """`request`: the signing request as stored (`csr`, `certificate_type`). Checked
+        again: a notification is data from the charger, whoever stored it."""
+        certificate_type = request.get("certificate_type") or CHARGING_STATION_CERTIFICATE
         try:
-            csr = check_csr(request["csr"], charge_point_id,
-                            certificate_type or CHARGING_STATION_CERTIFICATE)
+            csr = check_csr(request["csr"], charge_point_id, certificate_type)
         except BadCsr as bad:
             logger.warning("signing request refused", extra={
                 "tenant_id": tenant_id, "charge_point_id": charge_point_id,
                 "reason": bad.reason})
             return Signed(charge_point_id, certificate_type, None)
+        version, shapes = self._commands.shapes_of(charge_point_id)
+        if shapes.certificate_signed is None:
+            raise UnknownCommand("CertificateSigned", version)
         chain = self._ca.sign_csr(tenant_id, csr, self._clock())
-        payload: Payload = {"certificateChain": chain}
-        if certificate_type is not None:
-            # Only 2.0.1 names the type (1.6's CertificateSigned has no such field).
-            payload["certificateType"] = certificate_type
         # Queued if the charger just went away: it gets it when it is back.
         command = self._commands.submit(tenant_id, charge_point_id, "CertificateSigned",
-                                        payload, queue_if_offline=True)
+                                        shapes.certificate_signed(chain, certificate_type),
+                                        queue_if_offline=True)
         return Signed(charge_point_id, certificate_type, getattr(command, "command_id", None))
 
 
@@ -126,40 +134,23 @@ class CertificateRequestForwarding:
 
     def forward(self, tenant_id: str, charge_point_id: str, action: str,
                 request: Payload) -> Payload:
-        """The answer for the charger: the endpoint's, or Failed with why."""
+        """The endpoint's answer for the charger, or ForwardFailed saying why there is
+        none."""
         url = self._endpoint_of(tenant_id)
         if not url:
-            return failed(action, "NoEndpoint", "no certificate endpoint is configured")
+            raise ForwardFailed("NoEndpoint", "no certificate endpoint is configured")
         try:
             check_endpoint(url)
         except BadEndpoint:
-            return failed(action, "NoEndpoint", "the certificate endpoint is not https")
+            raise ForwardFailed("NoEndpoint", "the certificate endpoint is not https") from None
         body = json.dumps({"action": action, "tenantId": tenant_id,
                            "chargingStationId": charge_point_id, "request": request},
                           separators=(",", ":")).encode()
         try:
-            reply = self._endpoint.post(url, body, {"Content-Type": "application/json"},
-                                        FORWARD_TIMEOUT)
+            return self._endpoint.post(url, body, {"Content-Type": "application/json"},
+                                       FORWARD_TIMEOUT)
         except (OSError, ValueError, urllib.error.URLError):
             logger.warning("certificate endpoint unreachable", extra={
                 "tenant_id": tenant_id, "charge_point_id": charge_point_id, "action": action})
-            return failed(action, "EndpointUnavailable", "the certificate endpoint did not answer")
-        status = reply.get("status")
-        if status not in FORWARDED_STATUSES[action]:
-            return failed(action, "EndpointFailed", "the certificate endpoint's answer is invalid")
-        # Only the fields the answer has in OCPP: the router validates it against the
-        # schema, and an endpoint's extras would fail that.
-        allowed = {"status", "statusInfo", "exiResponse" if action == "Get15118EVCertificate"
-                   else "ocspResult"}
-        answer = {k: v for k, v in reply.items() if k in allowed}
-        if action == "Get15118EVCertificate":
-            answer.setdefault("exiResponse", "")
-        return answer
-
-
-def failed(action: str, reason: str, text: str) -> Payload:
-    answer: Payload = {"status": "Failed",
-                       "statusInfo": {"reasonCode": reason, "additionalInfo": text}}
-    if action == "Get15118EVCertificate":
-        answer["exiResponse"] = ""  # required even when Failed
-    return answer
+            raise ForwardFailed("EndpointUnavailable",
+                                "the certificate endpoint did not answer") from None

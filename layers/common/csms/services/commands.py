@@ -99,6 +99,8 @@ class RequestShapes:
     # SendLocalList's payload from (list version, "Full"/"Differential", list entries as
     # domain.local_list keeps them).
     send_local_list: Callable[[int, str, list[Payload]], Payload] | None = None
+    # CertificateSigned's payload from (PEM chain, certificate type).
+    certificate_signed: Callable[[str, str], Payload] | None = None
 
 
 @dataclass(frozen=True)

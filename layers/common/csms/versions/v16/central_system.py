@@ -11,7 +11,7 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
-from csms.domain.certificates import BadCsr, check_csr
+from csms.domain.certificates import CHARGING_STATION_CERTIFICATE, BadCsr, check_csr
 from csms.domain.model import (
     BootInfo,
     ConnectorStatus,
@@ -187,7 +187,8 @@ class CentralSystem16:
         except BadCsr as bad:
             self._notify(ctx, "certificate_signing_rejected", {"reason": bad.reason})
             return {"status": "Rejected"}
-        self._notify(ctx, SIGNING_REQUEST, {"csr": payload["csr"]})
+        self._notify(ctx, SIGNING_REQUEST, {"csr": payload["csr"],
+                                            "certificate_type": CHARGING_STATION_CERTIFICATE})
         return {"status": "Accepted"}
 
     def on_signed_firmware_status_notification(self, ctx: CallContext, payload: Payload) -> Payload:

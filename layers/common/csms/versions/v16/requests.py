@@ -74,4 +74,12 @@ PASSWORD_CHANGE = PasswordChange(
     accepted=_password_accepted,
 )
 
-REQUEST_SHAPES = RequestShapes(reserve_now=reserve_now, firmware_update=update_firmware)
+def certificate_signed(chain: str, _certificate_type: str) -> Payload:
+    # 1.6 signs only the charge point's own certificate, and names no type.
+    return {"certificateChain": chain}
+
+
+REQUEST_SHAPES = RequestShapes(
+    reserve_now=reserve_now, firmware_update=update_firmware,
+    certificate_signed=certificate_signed,
+)

@@ -15,12 +15,43 @@ from typing import TYPE_CHECKING, Any
 from csms.domain.certificates import CHARGING_STATION_CERTIFICATE, BadCsr, check_csr
 from csms.ports import Directory, VendorEndpoint
 from csms.protocol.router import CallContext, Handler
-from csms.services.certificates import SIGNING_REQUEST, CertificateRequestForwarding
+from csms.services.certificates import (
+    SIGNING_REQUEST,
+    CertificateRequestForwarding,
+    ForwardFailed,
+)
 
 if TYPE_CHECKING:
     from csms.versions import CentralSystemParts
 
 Payload = dict[str, Any]
+
+
+# What the forwarded answers may say (Iso15118EVCertificateStatusEnumType and
+# GetCertificateStatusEnumType); anything else from the endpoint is a Failed.
+FORWARDED_STATUSES = frozenset({"Accepted", "Failed"})
+
+
+def failed(action: str, reason: str, text: str) -> Payload:
+    answer: Payload = {"status": "Failed",
+                       "statusInfo": {"reasonCode": reason, "additionalInfo": text}}
+    if action == "Get15118EVCertificate":
+        answer["exiResponse"] = ""  # required even when Failed
+    return answer
+
+
+def forwarded_answer(action: str, reply: Payload) -> Payload:
+    """The endpoint's answer as the charger gets it: only the fields the answer has in
+    OCPP (the router validates it against the schema, and an endpoint's extras would
+    fail that)."""
+    if reply.get("status") not in FORWARDED_STATUSES:
+        return failed(action, "EndpointFailed", "the certificate endpoint's answer is invalid")
+    allowed = {"status", "statusInfo",
+               "exiResponse" if action == "Get15118EVCertificate" else "ocspResult"}
+    answer = {k: v for k, v in reply.items() if k in allowed}
+    if action == "Get15118EVCertificate":
+        answer.setdefault("exiResponse", "")
+    return answer
 
 
 def tenant_endpoint(directory: Directory) -> Callable[[str], str | None]:
@@ -87,12 +118,12 @@ class Certificates201:
             # Kept all the same: the operator sees what the charger asked for and why
             # nothing was signed.
             self._notify(ctx, "certificate_signing_rejected",
-                         {"certificateType": certificate_type, "reason": bad.reason})
+                         {"certificate_type": certificate_type, "reason": bad.reason})
             return {"status": "Rejected",
                     "statusInfo": {"reasonCode": bad.reason, "additionalInfo": str(bad)}}
         # Stored with the type spelled out: the worker's CertificateSigned names it.
         self._notify(ctx, SIGNING_REQUEST,
-                     {"csr": payload["csr"], "certificateType": certificate_type})
+                     {"csr": payload["csr"], "certificate_type": certificate_type})
         return {"status": "Accepted"}
 
     def on_get_15118_ev_certificate(self, ctx: CallContext, payload: Payload) -> Payload:
@@ -101,13 +132,18 @@ class Certificates201:
         self._notify(ctx, "iso15118_ev_certificate_request",
                      {"iso15118SchemaVersion": payload["iso15118SchemaVersion"],
                       "action": payload["action"]})
-        return self._forwarding.forward(ctx.tenant_id, ctx.charge_point_id,
-                                        "Get15118EVCertificate", payload)
+        return self._forwarded(ctx, "Get15118EVCertificate", payload)
 
     def on_get_certificate_status(self, ctx: CallContext, payload: Payload) -> Payload:
         self._notify(ctx, "certificate_status_request", payload)
-        return self._forwarding.forward(ctx.tenant_id, ctx.charge_point_id,
-                                        "GetCertificateStatus", payload)
+        return self._forwarded(ctx, "GetCertificateStatus", payload)
+
+    def _forwarded(self, ctx: CallContext, action: str, payload: Payload) -> Payload:
+        try:
+            reply = self._forwarding.forward(ctx.tenant_id, ctx.charge_point_id, action, payload)
+        except ForwardFailed as failure:
+            return failed(action, failure.reason, failure.text)
+        return forwarded_answer(action, reply)
 
 
 def handlers(parts: CentralSystemParts,

@@ -106,6 +106,13 @@ def update_summary(request: Payload) -> Payload:
     }
 
 
+def certificate_signed(chain: str, certificate_type: str) -> Payload:
+    return {"certificateChain": chain, "certificateType": certificate_type}
+
+
 REQUEST_SHAPES = RequestShapes(
-    reserve_now=reserve_now, firmware_update=update_firmware, send_local_list=send_local_list
+    reserve_now=reserve_now,
+    firmware_update=update_firmware,
+    send_local_list=send_local_list,
+    certificate_signed=certificate_signed,
 )
