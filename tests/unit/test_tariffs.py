@@ -14,6 +14,7 @@ from csms.domain.commands import NotConnected, UnknownCommand
 from csms.domain.model import ConnectionInfo, MeterValue, RegisteredChargePoint, Tenant
 from csms.domain.tariffs import InvalidTariff, Tariff, minor_unit, round_to_currency
 from csms.protocol.timestamps import format_timestamp
+from csms.services.commands import RequestShapes
 from csms.services.tariffs import CostUpdates, consumed_wh, running_cost, tariffs_of
 from csms.versions import CentralSystemParts, v16, v201
 
@@ -284,9 +285,16 @@ def test_the_time_component_counts_only_the_reported_charging(
 
 
 class Commands:
-    def __init__(self, refuse: Exception | None = None) -> None:
+    def __init__(self, refuse: Exception | None = None, version: str = "ocpp2.0.1") -> None:
         self.sent: list[tuple[str, str, str, dict]] = []
         self.refuse = refuse
+        self.version = version
+
+    def shapes_of(self, charge_point_id: str) -> tuple[str, RequestShapes]:
+        from csms.versions import by_subprotocol, v16, v21, v201
+
+        plugins = by_subprotocol([v16.plugin(), v201.plugin(), v21.plugin()])
+        return self.version, plugins[self.version].commands.requests
 
     def submit(self, tenant_id: str, charge_point_id: str, action: str,
                payload: dict[str, Any], queue_if_offline: bool = False) -> None:
@@ -352,6 +360,14 @@ def test_cost_updated_skips_what_it_cannot_price_or_reach(costing) -> None:
         TENANT, [meter("TX-1")], T0) == []
     assert CostUpdates(store, Commands(UnknownCommand("CostUpdated", "ocpp1.6"))).after_stored(
         TENANT, [meter("TX-1")], T0 + HOUR) == []
+    assert commands.sent == []
+
+
+def test_a_charger_whose_version_has_no_cost_updated_gets_none(costing) -> None:
+    store, _ = costing
+    _put(store, tx())
+    commands = Commands(version="ocpp1.6")
+    assert CostUpdates(store, commands).after_stored(TENANT, [meter("TX-1")], T0) == []
     assert commands.sent == []
 
 

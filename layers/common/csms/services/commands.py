@@ -101,6 +101,10 @@ class RequestShapes:
     send_local_list: Callable[[int, str, list[Payload]], Payload] | None = None
     # CertificateSigned's payload from (PEM chain, certificate type).
     certificate_signed: Callable[[str, str], Payload] | None = None
+    # CancelReservation's payload from the reservation id.
+    cancel_reservation: Callable[[int], Payload] | None = None
+    # CostUpdated's payload from (running total cost, transaction id).
+    cost_updated: Callable[[float, str], Payload] | None = None
 
 
 @dataclass(frozen=True)

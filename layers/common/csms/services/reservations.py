@@ -106,10 +106,12 @@ class ReservationService:
         reservations = self._store.for_tenant(tenant_id).evse_reservations
         if reservations.get(charge_point_id, reservation_id) is None:
             raise NotFound("no such reservation")
-        return self._require_commands().submit(
-            tenant_id, charge_point_id, "CancelReservation", {"reservationId": reservation_id},
-            queue_if_offline,
-        )
+        commands = self._require_commands()
+        version, shapes = commands.shapes_of(charge_point_id)
+        if shapes.cancel_reservation is None:
+            raise UnknownCommand("CancelReservation", version)
+        return commands.submit(tenant_id, charge_point_id, "CancelReservation",
+                               shapes.cancel_reservation(reservation_id), queue_if_offline)
 
     def _require_commands(self) -> CommandService:
         if self._commands is None:

@@ -23,6 +23,7 @@ from csms.domain.tariffs import (
     transaction_cost,
 )
 from csms.ports import RuntimeRecords, TenantData, TenantStore
+from csms.services.commands import RequestShapes
 
 logger = logging.getLogger(__name__)
 
@@ -72,6 +73,8 @@ class CommandSender(Protocol):
         payload: dict[str, Any],
         queue_if_offline: bool = False,
     ) -> Any: ...
+
+    def shapes_of(self, charge_point_id: str) -> tuple[str, RequestShapes]: ...
 
 
 def tariffs_of(data: TenantData) -> TariffStore | None:
@@ -240,9 +243,12 @@ class CostUpdates:
         if not tariffs.claim_cost_update(charge_point_id, transaction_id, now, self._interval):
             return False
         cost, _ = priced
+        _, shapes = self._commands.shapes_of(charge_point_id)
+        if shapes.cost_updated is None:
+            return False  # a version without CostUpdated
         try:
             self._commands.submit(tenant_id, charge_point_id, COST_UPDATED,
-                                  {"totalCost": float(cost), "transactionId": transaction_id})
+                                  shapes.cost_updated(float(cost), transaction_id))
         except (NotConnected, UnknownCommand):
             return False  # away, or a version without CostUpdated
         return True

@@ -79,7 +79,12 @@ def certificate_signed(chain: str, _certificate_type: str) -> Payload:
     return {"certificateChain": chain}
 
 
+def cancel_reservation(reservation_id: int) -> Payload:
+    return {"reservationId": reservation_id}
+
+
+# 1.6 has no CostUpdated (its cost is the California Pricing extension's DataTransfer).
 REQUEST_SHAPES = RequestShapes(
     reserve_now=reserve_now, firmware_update=update_firmware,
-    certificate_signed=certificate_signed,
+    certificate_signed=certificate_signed, cancel_reservation=cancel_reservation,
 )

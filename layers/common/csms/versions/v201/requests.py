@@ -110,9 +110,19 @@ def certificate_signed(chain: str, certificate_type: str) -> Payload:
     return {"certificateChain": chain, "certificateType": certificate_type}
 
 
+def cancel_reservation(reservation_id: int) -> Payload:
+    return {"reservationId": reservation_id}
+
+
+def cost_updated(total_cost: float, transaction_id: str) -> Payload:
+    return {"totalCost": total_cost, "transactionId": transaction_id}
+
+
 REQUEST_SHAPES = RequestShapes(
     reserve_now=reserve_now,
     firmware_update=update_firmware,
     send_local_list=send_local_list,
     certificate_signed=certificate_signed,
+    cancel_reservation=cancel_reservation,
+    cost_updated=cost_updated,
 )
