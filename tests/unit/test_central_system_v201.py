@@ -92,6 +92,23 @@ def test_pending_charger_gets_security_error_but_may_report(w201):
     assert report[0] == 3
 
 
+def test_an_operators_accepted_counts_from_the_chargers_next_boot(w201):
+    set_status(w201, "Pending")
+    boot(w201)
+    set_status(w201, "Accepted")
+    assert call(w201, "Heartbeat", {})[2] == "SecurityError"  # still Pending until it boots
+    assert boot(w201)[2]["status"] == "Accepted"
+    assert call(w201, "Heartbeat", {})[0] == 3
+
+
+def test_an_accepted_charger_stays_accepted_until_it_boots_again(w201):
+    boot(w201)
+    set_status(w201, "Pending")
+    assert call(w201, "Heartbeat", {})[0] == 3
+    assert boot(w201)[2]["status"] == "Pending"
+    assert call(w201, "Heartbeat", {})[2] == "SecurityError"
+
+
 def test_notify_report_parts_build_the_device_model(w201):
     def part(seq_no: int, name: str, value: str, tbc: bool) -> dict:
         return {"requestId": 7, "generatedAt": ts(), "seqNo": seq_no, "tbc": tbc,

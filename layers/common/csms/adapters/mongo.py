@@ -176,6 +176,7 @@ def _registered(doc: Doc) -> RegisteredChargePoint:
         doc.get("description"),
         doc.get("ocpp_version"),
         doc.get("registration_status") or "Accepted",
+        doc.get("boot_status"),
     )
 
 

@@ -89,6 +89,10 @@ class RegisteredChargePoint:
     ocpp_version: str | None = None
     # What its BootNotification is answered (OCPP 2.0.1 RegistrationStatusEnumType).
     registration_status: str = "Accepted"
+    # What its last BootNotification was answered: what it is until it boots again
+    # (B02: an operator's change reaches a running charger at its next boot). None
+    # before its first boot here.
+    boot_status: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

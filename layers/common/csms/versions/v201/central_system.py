@@ -119,13 +119,14 @@ class CentralSystem201:
         return {action: self._registered(action, handler) for action, handler in own.items()}
 
     def _registered(self, action: str, handler: Handler) -> Handler:
-        """B02/B03: a charger not Accepted gets SecurityError for other requests."""
+        """B02/B03: a charger whose last boot was not Accepted gets SecurityError for
+        other requests (an operator's Accepted counts from its next boot)."""
         if action in ALLOWED_WHILE_PENDING:
             return handler
         provisioning = self._provisioning
 
         def guarded(ctx: CallContext, payload: Payload) -> Payload:
-            status = provisioning.registration(ctx.charge_point_id)
+            status = provisioning.status_since_boot(ctx.charge_point_id)
             if status is not RegistrationStatus.ACCEPTED:
                 raise OcppError(
                     ErrorKind.SECURITY_ERROR,
