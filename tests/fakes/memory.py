@@ -10,6 +10,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from csms.domain.charger_transactions import ChargerTransaction, TransactionEventData, applied
+from csms.domain.charging_profiles import ChargingProfile, ProfileCriteria
 from csms.domain.commands import Command, CommandStatus, Taken
 from csms.domain.data_transfer import VendorHandler
 from csms.domain.device_model import ACTUAL, VariableAttribute, VariableKey
@@ -481,30 +482,22 @@ def _evse_reservation(doc: Doc) -> EvseReservation:
 
 class MemoryChargingProfiles:
     def __init__(self) -> None:
-        self.profiles: dict[tuple[str, int, int], dict[str, Any]] = {}
+        # (charge point, evse, profile id) -> (the profile, as the charger got it)
+        self.profiles: dict[tuple[str, int, int], tuple[ChargingProfile, dict[str, Any]]] = {}
 
-    def put(self, charge_point_id: str, connector_id: int, profile: dict[str, Any]) -> None:
-        self.profiles[(charge_point_id, connector_id, profile["chargingProfileId"])] = profile
+    def put(self, charge_point_id: str, profile: ChargingProfile, as_sent: dict[str, Any]
+            ) -> None:
+        for key in [k for k in self.profiles if k[0] == charge_point_id
+                    and k[2] == profile.profile_id]:
+            del self.profiles[key]
+        self.profiles[(charge_point_id, profile.evse_id, profile.profile_id)] = (profile, as_sent)
 
-    def clear(self, charge_point_id: str, criteria: dict[str, Any]) -> int:
-        doomed = [
-            key
-            for key, profile in self.profiles.items()
-            if key[0] == charge_point_id and _profile_matches(key[1], profile, criteria)
-        ]
+    def clear(self, charge_point_id: str, criteria: ProfileCriteria) -> int:
+        doomed = [key for key, (profile, _) in self.profiles.items()
+                  if key[0] == charge_point_id and criteria.matches(profile)]
         for key in doomed:
             del self.profiles[key]
         return len(doomed)
-
-
-def _profile_matches(connector_id: int, profile: dict[str, Any], criteria: dict[str, Any]) -> bool:
-    wanted = {
-        "id": profile["chargingProfileId"],
-        "connectorId": connector_id,
-        "chargingProfilePurpose": profile["chargingProfilePurpose"],
-        "stackLevel": profile["stackLevel"],
-    }
-    return all(wanted[k] == v for k, v in criteria.items() if k in wanted)
 
 
 class MemoryCommandLog:

@@ -4,6 +4,15 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from csms.adapters.mongo import MongoDirectory, MongoTenantStore
+from csms.domain.charging_profiles import (
+    ChargingProfile,
+    Kind,
+    ProfileCriteria,
+    Purpose,
+    RateUnit,
+    Schedule,
+    SchedulePeriod,
+)
 from csms.domain.model import (
     AuthorizationStatus,
     ConnectionChanged,
@@ -131,6 +140,25 @@ def test_a_late_older_connection_change_does_not_undo_a_newer_one(data):
     cps.sync([ConnectionChanged("CP1", ConnectionStatus.DISCONNECTED, T0 - timedelta(seconds=1))])
     doc = data.db["charge_points"].find_one({"_id": "CP1"})
     assert doc["connection_status"] == ConnectionStatus.CONNECTED.value
+
+
+def profile(profile_id: int, evse_id: int, purpose: Purpose, stack_level: int = 0
+            ) -> ChargingProfile:
+    schedule = Schedule(RateUnit.AMPERES, (SchedulePeriod(0, 16.0),))
+    return ChargingProfile(profile_id, stack_level, purpose, Kind.ABSOLUTE, evse_id, (schedule,))
+
+
+def test_charging_profiles_are_kept_by_id_and_cleared_by_criteria(data):
+    profiles = data.charging_profiles
+    profiles.put("CP1", profile(1, 1, Purpose.TX_DEFAULT), {"id": 1})
+    profiles.put("CP1", profile(2, 2, Purpose.TX_DEFAULT, 1), {"id": 2})
+    profiles.put("CP1", profile(3, 0, Purpose.CHARGING_STATION_MAX), {"id": 3})
+    profiles.put("CP1", profile(1, 2, Purpose.TX_DEFAULT), {"id": 1, "again": True})
+    kept = {d["profile_id"]: d for d in data.db["charging_profiles"].find({})}
+    assert kept[1]["connector_id"] == 2 and kept[1]["profile"] == {"id": 1, "again": True}
+    assert profiles.clear("CP1", ProfileCriteria(evse_id=2, stack_level=1)) == 1
+    assert profiles.clear("CP1", ProfileCriteria(purpose=Purpose.CHARGING_STATION_MAX)) == 1
+    assert profiles.clear("CP1", ProfileCriteria()) == 1
 
 
 def test_id_tags_round_trip_with_expiry_and_parent(data):

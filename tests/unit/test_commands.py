@@ -249,7 +249,8 @@ def test_an_accepted_charging_profile_is_kept_and_cleared_again(world: World):
     }
     command = submit(world, "SetChargingProfile", {"connectorId": 1, "csChargingProfiles": profile})
     answer(world, command.command_id, {"status": "Accepted"})
-    assert world.tenant.charging_profiles.profiles[(CP, 1, 3)] == profile
+    kept, as_sent = world.tenant.charging_profiles.profiles[(CP, 1, 3)]
+    assert (kept.profile_id, kept.stack_level, as_sent) == (3, 0, profile)
 
     clear = submit(world, "ClearChargingProfile", {"id": 3})
     answer(world, clear.command_id, {"status": "Accepted"})

@@ -7,6 +7,7 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, Protocol
 
 from csms.domain.charger_transactions import ChargerTransaction, TransactionEventData
+from csms.domain.charging_profiles import ChargingProfile, ProfileCriteria
 from csms.domain.commands import Command, CommandStatus, Taken
 from csms.domain.data_transfer import VendorHandler
 from csms.domain.device_model import ACTUAL, VariableAttribute, VariableKey
@@ -266,11 +267,13 @@ class Reservations(Protocol):
 
 
 class ChargingProfiles(Protocol):
-    def put(self, charge_point_id: str, connector_id: int, profile: dict[str, Any]) -> None: ...
+    def put(self, charge_point_id: str, profile: ChargingProfile, as_sent: dict[str, Any]
+            ) -> None:
+        """A profile the charger accepted (one with the same id replaces it); `as_sent`
+        is the profile as the charger got it, kept for the operator."""
 
-    def clear(self, charge_point_id: str, criteria: dict[str, Any]) -> int:
-        """Remove the profiles ClearChargingProfile's criteria (id, connector, purpose,
-        stack level) select; no criteria: all of the charge point's."""
+    def clear(self, charge_point_id: str, criteria: ProfileCriteria) -> int:
+        """Remove the profiles the criteria select; the number removed."""
 
 
 class CommandLog(Protocol):

@@ -25,6 +25,7 @@ from csms.adapters.mongo_firmware import MongoFirmware
 from csms.adapters.mongo_local_list import MongoLocalLists
 from csms.adapters.mongo_reservations import MongoEvseReservations
 from csms.adapters.mongo_sites import MongoSites
+from csms.domain.charging_profiles import ChargingProfile, ProfileCriteria
 from csms.domain.commands import FINAL_STATUSES, Command, CommandStatus
 from csms.domain.device_model import ACTUAL, VariableAttribute, VariableKey
 from csms.domain.model import (
@@ -601,31 +602,33 @@ class MongoChargingProfiles:
     def __init__(self, db: Database[Doc]) -> None:
         self._c: Collection[Doc] = db["charging_profiles"]
 
-    def put(self, charge_point_id: str, connector_id: int, profile: dict[str, Any]) -> None:
-        # A profile with the same id replaces the old one (OCPP 1.6, 3.13.2).
+    def put(self, charge_point_id: str, profile: ChargingProfile, as_sent: dict[str, Any]
+            ) -> None:
+        # A profile with the same id replaces the old one (1.6 3.13.2, 2.0.1 K01.FR.05).
         self._c.replace_one(
-            {"charge_point_id": charge_point_id, "profile_id": profile["chargingProfileId"]},
+            {"charge_point_id": charge_point_id, "profile_id": profile.profile_id},
             {
                 "charge_point_id": charge_point_id,
-                "connector_id": connector_id,
-                "profile_id": profile["chargingProfileId"],
-                "purpose": profile["chargingProfilePurpose"],
-                "stack_level": profile["stackLevel"],
-                "profile": profile,
+                # 1.6 connector n is EVSE n: one field for both versions' profiles.
+                "connector_id": profile.evse_id,
+                "profile_id": profile.profile_id,
+                "purpose": profile.purpose.value,
+                "stack_level": profile.stack_level,
+                "profile": as_sent,
             },
             upsert=True,
         )
 
-    def clear(self, charge_point_id: str, criteria: dict[str, Any]) -> int:
+    def clear(self, charge_point_id: str, criteria: ProfileCriteria) -> int:
         query: Doc = {"charge_point_id": charge_point_id}
-        for name, field in (
-            ("id", "profile_id"),
-            ("connectorId", "connector_id"),
-            ("chargingProfilePurpose", "purpose"),
-            ("stackLevel", "stack_level"),
+        for field, wanted in (
+            ("profile_id", criteria.profile_id),
+            ("connector_id", criteria.evse_id),
+            ("purpose", criteria.purpose.value if criteria.purpose else None),
+            ("stack_level", criteria.stack_level),
         ):
-            if name in criteria:
-                query[field] = criteria[name]
+            if wanted is not None:
+                query[field] = wanted
         return self._c.delete_many(query).deleted_count
 
 

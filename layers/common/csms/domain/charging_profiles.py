@@ -76,6 +76,25 @@ class ChargingProfile:
     valid_to: datetime | None = None
 
 
+@dataclass(frozen=True)
+class ProfileCriteria:
+    """Which installed profiles a ClearChargingProfile selects: those matching every
+    criterion given (none given: all of the charger's)."""
+
+    profile_id: int | None = None
+    evse_id: int | None = None
+    purpose: Purpose | None = None
+    stack_level: int | None = None
+
+    def matches(self, profile: ChargingProfile) -> bool:
+        return all(wanted is None or wanted == found for wanted, found in (
+            (self.profile_id, profile.profile_id),
+            (self.evse_id, profile.evse_id),
+            (self.purpose, profile.purpose),
+            (self.stack_level, profile.stack_level),
+        ))
+
+
 class ProfileRuleBroken(ValueError):
     """A profile the spec forbids; `rule` names the rule, the message says why."""
 

@@ -5,10 +5,12 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
+from csms.domain.charging_profiles import ProfileCriteria
 from csms.domain.model import Reservation, ReservationStatus
 from csms.ports import TenantData
 from csms.protocol.timestamps import parse_timestamp
 from csms.services.commands import CommandEffect
+from csms.versions.v16.charging_profiles import parse_set_request, purpose_of
 from csms.versions.v16.requests import update_summary
 from csms.versions.v201.certificates import hash_view
 
@@ -57,11 +59,17 @@ def _get_local_list_version(data: TenantData, cp: str, _: Payload, response: Pay
 
 
 def _set_charging_profile(data: TenantData, cp: str, request: Payload, _: Payload) -> None:
-    data.charging_profiles.put(cp, request["connectorId"], request["csChargingProfiles"])
+    data.charging_profiles.put(cp, parse_set_request(request), request["csChargingProfiles"])
 
 
 def _clear_charging_profile(data: TenantData, cp: str, request: Payload, _: Payload) -> None:
-    data.charging_profiles.clear(cp, request)
+    purpose = request.get("chargingProfilePurpose")
+    data.charging_profiles.clear(cp, ProfileCriteria(
+        profile_id=request.get("id"),
+        evse_id=request.get("connectorId"),
+        purpose=purpose_of(purpose) if purpose else None,
+        stack_level=request.get("stackLevel"),
+    ))
 
 
 def _get_composite_schedule(data: TenantData, cp: str, request: Payload, response: Payload) -> None:

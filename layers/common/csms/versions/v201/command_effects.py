@@ -8,6 +8,7 @@ import json
 from datetime import UTC, datetime
 from typing import Any
 
+from csms.domain.charging_profiles import ProfileCriteria, Purpose
 from csms.domain.device_model import ACTUAL, VariableAttribute, VariableKey
 from csms.domain.reservations import EvseReservation, ReservationState
 from csms.ports import TenantData
@@ -19,6 +20,7 @@ from csms.services.commands import (
     VariableLookup,
 )
 from csms.versions.v201.certificates import installed_by_type
+from csms.versions.v201.charging_profiles import parse_set_request
 from csms.versions.v201.diagnostics import accepted_monitors
 from csms.versions.v201.requests import list_entry, update_summary
 
@@ -185,6 +187,25 @@ def _installed_certificates(data: TenantData, cp: str, request: Payload, respons
         data.charge_points.record_command_effect(cp, "installed_certificates", by_type)
 
 
+# K: what the charger accepted is kept as the profiles it holds (the site limit
+# controller's TxProfiles too).
+
+
+def _set_charging_profile(data: TenantData, cp: str, request: Payload, _: Payload) -> None:
+    data.charging_profiles.put(cp, parse_set_request(request), request["chargingProfile"])
+
+
+def _clear_charging_profile(data: TenantData, cp: str, request: Payload, _: Payload) -> None:
+    criteria = request.get("chargingProfileCriteria") or {}
+    purpose = criteria.get("chargingProfilePurpose")
+    data.charging_profiles.clear(cp, ProfileCriteria(
+        profile_id=request.get("chargingProfileId"),
+        evse_id=criteria.get("evseId"),
+        purpose=Purpose(purpose) if purpose else None,
+        stack_level=criteria.get("stackLevel"),
+    ))
+
+
 def _report_requested(data: TenantData, cp: str, request: Payload, _: Payload) -> None:
     # The report itself arrives as NotifyReport messages carrying this requestId.
     data.charge_points.record_command_effect(cp, "report_requested", request)
@@ -318,6 +339,8 @@ EFFECTS: dict[str, CommandEffect] = {
     "SetNetworkProfile": _recorded("network_profile", "configurationSlot"),
     "InstallCertificate": _install_certificate,
     "GetInstalledCertificateIds": _installed_certificates,
+    "SetChargingProfile": _set_charging_profile,
+    "ClearChargingProfile": _clear_charging_profile,
     "DeleteCertificate": _delete_certificate,
     "SendLocalList": _send_local_list,
     "GetLocalListVersion": _get_local_list_version,
