@@ -19,6 +19,7 @@ from csms.domain.model import (
     ConnectionStatus,
     ConnectorStatus,
     ConnectorStatusChanged,
+    Heartbeat,
     IdTag,
     MeterValue,
     RegisteredChargePoint,
@@ -125,6 +126,23 @@ def test_a_newer_connector_status_wins_over_a_late_older_one(data):
     cps.sync([status_at("Finishing", T0 + timedelta(minutes=5))])
     doc = data.db["charge_points"].find_one({"_id": "CP1"})
     assert doc["connectors"]["1"]["status"] == "Finishing"
+
+
+def test_within_one_batch_the_newest_of_each_kind_of_change_wins(data):
+    beats = [Heartbeat("CP1", T0 + timedelta(seconds=n)) for n in (3, 9, 1)]
+    data.charge_points.sync([*beats, status_at("Charging", T0 + timedelta(minutes=1)),
+                             status_at("Available", T0)])
+    doc = data.db["charge_points"].find_one({"_id": "CP1"})
+    assert doc["last_heartbeat"] == T0 + timedelta(seconds=9)
+    assert doc["connectors"]["1"]["status"] == "Charging"
+
+
+def test_a_connect_and_disconnect_in_one_batch_both_leave_their_times(data):
+    data.charge_points.sync([ConnectionChanged("CP1", ConnectionStatus.CONNECTED, T0),
+                             ConnectionChanged("CP1", ConnectionStatus.DISCONNECTED,
+                                               T0 + timedelta(seconds=5))])
+    doc = data.db["charge_points"].find_one({"_id": "CP1"})
+    assert (doc["connected_at"], doc["disconnected_at"]) == (T0, T0 + timedelta(seconds=5))
 
 
 def test_a_status_reported_where_the_stored_one_has_no_time_is_taken(data):
