@@ -151,13 +151,35 @@ def redis(port: int, data_dir: Path | None = None, log_path: Path | None = None)
     return Server("redis", command, port, log_path)
 
 
-def mongo(port: int, data_dir: Path | None = None, log_path: Path | None = None) -> Server:
+# How often SecantusDB expires documents past their TTL (MongoDB's default is 60 s). Its
+# sweep decodes every document of every TTL collection while holding the server's one
+# storage lock: with a loaded message log (100,000 entries after a few minutes of a
+# 5,000-charger fleet) each sweep stalled every query for seconds. Hourly, the message
+# log and meter values still expire, at most an hour late.
+TTL_SWEEP_SECONDS = 3600.0
+
+
+def mongo(
+    port: int,
+    data_dir: Path | None = None,
+    log_path: Path | None = None,
+    ttl_sweep_seconds: float = TTL_SWEEP_SECONDS,
+) -> Server:
     """SecantusDB, a MongoDB-wire server; ':memory:' storage when no data_dir is given."""
     storage = str(data_dir.resolve()) if data_dir is not None else ":memory:"
     if data_dir is not None:
         data_dir.mkdir(parents=True, exist_ok=True)
+    # Its own configuration file, named: secantusd otherwise looks for one in the working
+    # directory and the home directory, which could be anyone's.
+    # One file per setting, shared by every server started with it (same content).
+    config = Path(tempfile.gettempdir()) / f"csms-secantusd-ttl-{int(ttl_sweep_seconds)}.toml"
+    partial = config.with_suffix(f".{os.getpid()}.partial")
+    partial.write_text(f"[storage]\nttl_sweep_seconds = {float(ttl_sweep_seconds)}\n")
+    partial.replace(config)  # whole, even while another process starts its server
     command = [
         _venv_bin("secantusd-py"),
+        "--config",
+        str(config),
         "--host",
         "127.0.0.1",
         "--port",
@@ -167,7 +189,6 @@ def mongo(port: int, data_dir: Path | None = None, log_path: Path | None = None)
         "--log-level",
         "WARNING",
     ]
-    # Run from a scratch directory: secantusd reads ./secantusd.toml when present.
     return Server("mongodb", command, port, log_path, cwd=tempfile.gettempdir())
 
 
