@@ -1,7 +1,8 @@
 """CPU time per process of a running local stack, read from /proc (Linux), so `make load`
-can say what each message costs in each process: the gateway (which hosts the handlers,
-the SQS poller and the event worker), Redis, the MongoDB-wire server, the broker and
-LocalStack. Elsewhere it measures nothing and says so."""
+can say what each message costs in each process: the gateway (which hosts the
+$default and $disconnect handlers), the $connect containers, the event worker (the SQS
+poller and event_worker), Redis, the MongoDB-wire server, the broker and LocalStack.
+Elsewhere it measures nothing and says so."""
 
 from __future__ import annotations
 
@@ -47,6 +48,8 @@ def _name(pid: int) -> str:
     text = " ".join(words)
     if "lambda_worker" in text:  # a function's "container": python -m ... <function>
         return words[-1]
+    if "event_worker_process" in text:
+        return "event_worker"
     for key, label in (
         ("localstack", "localstack"),
         ("redis-server", "redis"),

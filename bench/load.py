@@ -16,8 +16,9 @@ having logged in lately (the stack's verified-login cache, in Redis at LOAD_REDI
 by default LOCAL_REDIS_PORT's; the key from LOCAL_DATA_DIR).
 
 On Linux it also reads the CPU time each process of the stack spent during the run (the
-gateway, which hosts the handlers and the event worker, Redis, the MongoDB-wire server,
-the broker, LocalStack) and prints it per answered message.
+gateway, which hosts the $default and $disconnect handlers; the $connect containers; the
+event worker; Redis, the MongoDB-wire server, the broker, LocalStack) and prints it per
+answered message.
 """
 
 from __future__ import annotations

@@ -26,6 +26,7 @@ import re
 import secrets
 import ssl as ssl_module
 import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -43,6 +44,9 @@ from csms_local.lambdas import LambdaContext, LambdaHandler
 
 logger = logging.getLogger("csms_local.gateway")
 
+# How long a handshake may wait for $connect: as long as API Gateway waits for an
+# integration (29 s).
+HANDSHAKE_TIMEOUT = 29.0
 PATH = re.compile(r"^/ocpp/([^/?#]+)/?$")
 API_ID = "local"
 
@@ -66,6 +70,29 @@ class _FrameLimitedProtocol(ServerProtocol):
         if len(frame.data) > self.frame_limit:
             raise PayloadTooBig(len(frame.data), self.frame_limit)
         super().recv_frame(frame)
+
+    def send_response(self, response: Response) -> None:
+        # The client closed its end while its handshake waited for $connect: there is
+        # nobody to answer (websockets would trip over its own end-of-stream check).
+        if self.eof_sent:
+            return
+        super().send_response(response)
+
+
+class _QuietAbandonedHandshakes(logging.Filter):
+    """A client that gives up while its handshake waits for $connect (thousands do in a
+    reconnect storm) is not a server error: websockets logs each one with a traceback."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        error = record.exc_info[1] if record.exc_info else None
+        if record.msg == "opening handshake failed" and isinstance(error, ConnectionClosed):
+            logger.debug("a client left during its opening handshake")
+            return False
+        return True
+
+
+_websockets_logger = logging.getLogger("csms_local.gateway.websockets")
+_websockets_logger.addFilter(_QuietAbandonedHandshakes())
 
 
 @dataclass
@@ -95,8 +122,13 @@ class WebSocketGateway:
         concurrency: int = 64,
         ssl: ssl_module.SSLContext | None = None,
         tls_port: int | None = None,
+        connect_concurrency: int | None = None,
+        disconnect_concurrency: int = 8,
     ) -> None:
-        """`port` serves ws://; with `ssl`, `tls_port` (0: any free port) serves wss://."""
+        """`port` serves ws://; with `ssl`, `tls_port` (0: any free port) serves wss://.
+        `connect_concurrency`: how many $connect run at once (as many as the function has
+        containers: a handshake waits in line, not inside an invocation, so one whose
+        client has gone meanwhile is dropped before it costs anything)."""
         if (ssl is None) != (tls_port is None):
             raise ValueError("wss:// needs both an SSL context and tls_port")
         self._handlers = {"$connect": connect, "$default": default, "$disconnect": disconnect}
@@ -109,9 +141,14 @@ class WebSocketGateway:
         # Lambdas scale apart on AWS: a reconnect storm (thousands of $connect, each up to
         # a scrypt check) must not queue connected chargers' messages, nor its reconnects
         # wait behind the bookkeeping of the thousands of $disconnect just before.
-        self._connects = ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="connect")
+        self._connects = ThreadPoolExecutor(
+            max_workers=connect_concurrency or concurrency, thread_name_prefix="connect"
+        )
+        # Few threads for $disconnect: API Gateway does not wait for it, and thousands of
+        # chargers dropping at once would otherwise be as many threads taking turns at
+        # this process's interpreter lock with the event loop that serves the reconnects.
         self._disconnects = ThreadPoolExecutor(
-            max_workers=concurrency, thread_name_prefix="disconnect"
+            max_workers=disconnect_concurrency, thread_name_prefix="disconnect"
         )
         self.host = host
         self.port = port
@@ -151,9 +188,10 @@ class WebSocketGateway:
             # A reconnect storm queues thousands of handshakes at once: wait for $connect
             # as long as API Gateway waits for an integration (29 s), and let the kernel
             # hold them meanwhile.
-            open_timeout=29,
+            open_timeout=HANDSHAKE_TIMEOUT,
             backlog=4096,
             ssl=ssl,
+            logger=_websockets_logger,
         )
         self._servers.append(server)
         if port == 0:
@@ -170,7 +208,14 @@ class WebSocketGateway:
         for pool in (self._invocations, self._connects, self._disconnects):
             pool.shutdown(wait=False)
 
-    async def _invoke(self, route: str, event: dict[str, Any]) -> dict[str, Any]:
+    async def _invoke(
+        self,
+        route: str,
+        event: dict[str, Any],
+        abandoned: Callable[[], bool] | None = None,
+    ) -> dict[str, Any]:
+        """The route's integration, run on that route's threads; `abandoned`, checked when
+        a thread takes the invocation up, skips it when nobody waits for its answer."""
         function = {
             "$connect": "ws_connect",
             "$default": "ws_message",
@@ -179,11 +224,20 @@ class WebSocketGateway:
         context = LambdaContext(function, event["requestContext"]["requestId"])
         try:
             loop = asyncio.get_running_loop()
-            call = functools.partial(self._handlers[route], event, context)
+            handler = self._handlers[route]
+
+            def call() -> Any:
+                if abandoned is not None and abandoned():
+                    raise _Abandoned
+                return handler(event, context)
+
             pool = {"$connect": self._connects, "$disconnect": self._disconnects}.get(
                 route, self._invocations
             )
             result = await loop.run_in_executor(pool, call)
+        except _Abandoned:
+            logger.debug("%s skipped: the client has gone", route)
+            return {"statusCode": 408}
         except Exception:
             # Like API Gateway: a failing integration is an error for the client, not a crash.
             logger.exception("%s integration failed", route)
@@ -243,7 +297,20 @@ class WebSocketGateway:
             "requestContext": self._request_context("$connect", "CONNECT", live),
             "isBase64Encoded": False,
         }
-        result = await self._invoke("$connect", event)
+        waiting_since = time.monotonic()
+
+        def abandoned() -> bool:
+            # After a reconnect storm, thousands of handshakes wait for a $connect; a
+            # client that gave up meanwhile (or whose handshake timed out) is not worth
+            # a login check, a registration and the $disconnect undoing them.
+            transport = websocket.transport
+            return (
+                transport is None
+                or transport.is_closing()
+                or time.monotonic() - waiting_since > HANDSHAKE_TIMEOUT
+            )
+
+        result = await self._invoke("$connect", event, abandoned)
         status = int(result.get("statusCode", 500))
         if status != 200:
             return websocket.respond(status, _reason(status) + "\n")
@@ -360,6 +427,10 @@ class WebSocketGateway:
         return True
 
 
+class _Abandoned(Exception):
+    """Nobody waits for this invocation's answer any more."""
+
+
 def _request_id() -> str:
     """An id for an event's logs, unique enough for that: three per message made
     uuid4's read of the OS's random source a measurable part of the gateway's CPU."""
@@ -379,6 +450,10 @@ def _close_of(websocket: ServerConnection) -> tuple[int, str]:
 
 
 def _reason(status: int) -> str:
-    return {400: "Bad Request", 401: "Unauthorized", 403: "Forbidden", 404: "Not Found"}.get(
-        status, "Internal Server Error"
-    )
+    return {
+        400: "Bad Request",
+        401: "Unauthorized",
+        403: "Forbidden",
+        404: "Not Found",
+        408: "Request Timeout",
+    }.get(status, "Internal Server Error")

@@ -16,12 +16,13 @@ from pathlib import Path
 from typing import Any
 
 from csms_local import services
+from csms_local.event_worker_process import EventWorkerProcess
 from csms_local.gateway import GatewayLimits, WebSocketGateway
 from csms_local.http_api import HandlerPool
 from csms_local.lambdas import load_handler
 from csms_local.management import ManagementServer
 from csms_local.scheduler import Schedule, Scheduler
-from csms_local.sqs_poller import SqsPoller, create_queues
+from csms_local.sqs_poller import create_queues
 from csms_local.tls import ensure_certificates, server_context
 
 logger = logging.getLogger("csms_local")
@@ -213,15 +214,14 @@ def stop_services(started: list[services.Server]) -> None:
         server.stop()
 
 
-def start_event_worker(config: StackConfig) -> SqsPoller:
+def start_event_worker(config: StackConfig) -> EventWorkerProcess:
     """The events queue and its dead-letter queue on the local AWS, with template.yaml's
-    attributes, and a poller feeding event_worker as Lambda's SQS trigger would."""
+    attributes, and a poller feeding event_worker as Lambda's SQS trigger would, in a
+    process of its own (see event_worker_process)."""
     endpoint = config.aws_endpoint
     for name, url in create_queues(endpoint).items():
         os.environ[name] = url  # before any handler reads its settings
-    return SqsPoller(
-        endpoint, os.environ["EVENTS_QUEUE_URL"], load_handler("event_worker"), workers=2
-    ).start()
+    return EventWorkerProcess(endpoint)
 
 
 def start_scheduler(config: StackConfig) -> Scheduler:
@@ -266,6 +266,7 @@ async def serve_gateway(
         limits=GatewayLimits(idle_timeout=config.idle_timeout, max_duration=config.max_duration),
         ssl=tls,
         tls_port=config.wss_port if tls is not None else None,
+        connect_concurrency=CONNECT_CONTAINERS,
     )
     await gateway.start()
     api_log = (config.data_dir / "logs" / "tenant_api.log").open("a", encoding="utf-8")
@@ -336,7 +337,7 @@ def run() -> int:
         started = start_services(config)
     except KeyboardInterrupt:
         return 130  # start_services stopped what it had started
-    poller: SqsPoller | None = None
+    poller: EventWorkerProcess | None = None
     scheduler: Scheduler | None = None
     try:
         demo = seed_demo(config)
