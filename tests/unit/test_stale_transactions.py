@@ -315,3 +315,22 @@ def test_closing_a_stopped_transaction_is_a_conflict(charging):
 def test_closing_an_unknown_transaction_is_not_found(charging):
     with pytest.raises(NotFound):
         charging.close(999)
+
+
+def test_allow_does_not_read_the_tags_open_transactions_at_a_start(charging, monkeypatch):
+    # Given a tenant that allows concurrency and a tag open at another charger (a fleet
+    # card can be open at thousands: reading them all on every start was O(n) per start)
+    charging.policy(ConcurrentTransactions.ALLOW)
+    charging.start(cp=OTHER_CP)
+    looked_up: list[dict[str, Any]] = []
+    active = charging.data.transactions.active
+
+    def watched(**criteria: Any):
+        looked_up.append(criteria)
+        return active(**criteria)
+
+    monkeypatch.setattr(charging.data.transactions, "active", watched)
+    # When the tag starts again elsewhere
+    charging.start(at=NOW)
+    # Then no lookup by tag was made (only the connector's own, for superseding)
+    assert [c for c in looked_up if c.get("id_tag") is not None] == []

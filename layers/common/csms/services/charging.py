@@ -177,15 +177,18 @@ class ChargingService:
     ) -> bool:
         """Whether the id tag is busy elsewhere, as the tenant's policy counts it: only an
         open transaction at another charge point heard from within the window."""
+        # The policy first: a tag shared by a fleet (one card on thousands of chargers)
+        # has as many open transactions, and a tenant that allows that (the default)
+        # needs none of them.
+        tenant = self._settings(tenant_id)
+        if not tenant.rejects_concurrent_transactions:
+            return False
         elsewhere = {
             t.charge_point_id
             for t in data.transactions.active(id_tag=request.id_tag)
             if t.charge_point_id != request.charge_point_id
         }
         if not elsewhere:
-            return False
-        tenant = self._settings(tenant_id)
-        if not tenant.rejects_concurrent_transactions:
             return False
         since = now - timedelta(minutes=tenant.concurrent_tx_window_minutes)
         return any(data.charge_points.heard_from_since(cp, since) for cp in sorted(elsewhere))
