@@ -58,6 +58,7 @@ WARM_LOGINS = os.environ.get("LOAD_WARM_LOGINS", "1") != "0"
 REDIS_URL = os.environ.get(
     "LOAD_REDIS_URL", f"redis://127.0.0.1:{os.environ.get('LOCAL_REDIS_PORT', '6379')}/0")
 PREFIX = "LOAD"
+ID_TAG = "SIM-TAG"  # csms-sim's default --id-tag, which the fleet's sessions use
 PASSWORD = "load-password-0123456789"
 
 
@@ -84,7 +85,8 @@ def simulate(url: str, password: str | None, meter: CpuMeter | None) -> dict[str
         # meter values every 5 s on half of the chargers.
         command += ["--heartbeat-interval", HEARTBEAT_INTERVAL, "--ramp", RAMP]
     if PROFILE == "fleet":
-        command += ["--meter-interval", METER_INTERVAL, "--session-seconds", SESSION_SECONDS]
+        command += ["--meter-interval", METER_INTERVAL, "--session-seconds", SESSION_SECONDS,
+                    "--id-tag", ID_TAG]
     if PROFILE == "storm":
         command += ["--storms", STORMS]
     if password:
@@ -226,6 +228,15 @@ def table(rows: list[tuple[str, dict[str, Any] | None]]) -> str:
     return "\n".join(text)
 
 
+def accept_id_tag(id_tag: str) -> None:
+    """The fleet's sessions start with one tag: known and Accepted in the tenant, or the
+    CSMS answers Invalid and every session ends as it starts (to be retried a minute
+    later, a churn of starts and stops instead of sessions with meter values)."""
+    from csms_local.admin import Admin
+
+    Admin(MONGODB_URI).add_id_tag(TENANT, id_tag, "Accepted", None, None)
+
+
 def main() -> int:
     os.environ.setdefault("POWERTOOLS_LOG_LEVEL", "ERROR")
     project: dict[str, Any] | None = None
@@ -238,6 +249,9 @@ def main() -> int:
             print(f"load: cannot register the chargers: {exc}", file=sys.stderr)
             return 2
         outcome["ready"] = CHARGERS - len(ids)
+        if PROFILE == "fleet":
+            accept_id_tag(ID_TAG)
+            outcome["id tags accepted"] = 1
         if PROFILE != "saturate":
             every = [f"{PREFIX}-{n:05d}" for n in range(1, CHARGERS + 1)]
             outcome["marked as connected before"] = as_connected_before(every)
@@ -273,6 +287,11 @@ def main() -> int:
         if summary is not None:
             print(cpu_line(name, summary))
     if project is not None:
+        settled = project.get("latency_after_ramp_ms") or {}
+        if settled.get("calls") and PROFILE != "saturate":
+            print(f"project after the ramp ({settled['calls']} calls): p50 "
+                  f"{cell(settled['p50'])} ms, p95 {cell(settled['p95'])} ms, p99 "
+                  f"{cell(settled['p99'])} ms, max {cell(settled['max'])} ms")
         if project["errors"]:
             print(f"project errors: {project['errors']}")
         for storm in project.get("storms") or []:

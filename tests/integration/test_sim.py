@@ -35,6 +35,7 @@ SUMMARY_KEYS = {
     "msgs",
     "msgs_per_s",
     "latency_ms",
+    "latency_after_ramp_ms",
     "calls_sent",
     "commands_answered",
     "by_action",

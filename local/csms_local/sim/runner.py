@@ -82,6 +82,7 @@ async def run_share(
     ids = config.charger_ids()
     ssl_context = config.ssl_context()
     step = config.ramp / config.chargers
+    stats.ramp_ends = time.monotonic() + config.ramp
     chargers = [(i, new_charger(ids[i], config, stats)) for i in indices]
 
     async def start(index: int, charger: Charger) -> None:

@@ -4,6 +4,7 @@ cheap for millions of calls) and counters, kept per process and merged for the s
 from __future__ import annotations
 
 import math
+import time
 from collections import Counter
 from dataclasses import asdict, dataclass, field
 from typing import Any
@@ -65,11 +66,16 @@ class Stats:
     storm_reconnect: dict[int, Histogram] = field(default_factory=dict)  # storm -> per charger
     transactions_started: int = 0
     transactions_stopped: int = 0
+    # The fleet once every charger is up: latency of the Calls answered after the ramp.
+    after_ramp: Histogram = field(default_factory=Histogram)
+    ramp_ends: float | None = None  # time.monotonic() when the ramp is over
 
     def answered(self, action: str, seconds: float) -> None:
         self.calls_answered += 1
         self.by_action[action] += 1
         self.latency.add(seconds)
+        if self.ramp_ends is not None and time.monotonic() >= self.ramp_ends:
+            self.after_ramp.add(seconds)
 
     def storm_back(self, number: int, seconds: float) -> None:
         self.storm_reconnect.setdefault(number, Histogram()).add(seconds)
@@ -79,6 +85,7 @@ class Stats:
 
     def merge(self, other: Stats) -> None:
         self.latency.merge(other.latency)
+        self.after_ramp.merge(other.after_ramp)
         for number, histogram in other.storm_reconnect.items():
             self.storm_reconnect.setdefault(number, Histogram()).merge(histogram)
         for name in (
@@ -112,6 +119,16 @@ def ms(seconds: float | None) -> float | None:
     return None if seconds is None else round(seconds * 1000, 3)
 
 
+def _percentiles(histogram: Histogram) -> dict[str, Any]:
+    return {
+        "calls": histogram.count,
+        "p50": ms(histogram.percentile(50)),
+        "p95": ms(histogram.percentile(95)),
+        "p99": ms(histogram.percentile(99)),
+        "max": ms(histogram.max) if histogram.count else None,
+    }
+
+
 @dataclass
 class Summary:
     """The end of a run, as printed (and as JSON with --json; times in milliseconds)."""
@@ -124,6 +141,7 @@ class Summary:
     msgs: int
     msgs_per_s: float
     latency_ms: dict[str, float | None]
+    latency_after_ramp_ms: dict[str, float | None]
     calls_sent: int
     commands_answered: int
     by_action: dict[str, int]
@@ -165,6 +183,7 @@ class Summary:
                 "p99": ms(lat.percentile(99)),
                 "max": ms(lat.max) if lat.count else None,
             },
+            latency_after_ramp_ms=_percentiles(stats.after_ramp),
             calls_sent=stats.calls_sent,
             commands_answered=stats.commands_answered,
             by_action=dict(sorted(stats.by_action.items())),
@@ -202,6 +221,15 @@ class Summary:
             f"{self.msgs_per_s:.1f} msgs/s; {self.commands_answered} CSMS commands answered",
             f"  latency    p50 {_fmt(lat['p50'])}  p95 {_fmt(lat['p95'])}  "
             f"p99 {_fmt(lat['p99'])}  max {_fmt(lat['max'])}",
+        ]
+        settled = self.latency_after_ramp_ms
+        if settled["calls"]:
+            lines.append(
+                f"  after ramp p50 {_fmt(settled['p50'])}  p95 {_fmt(settled['p95'])}  "
+                f"p99 {_fmt(settled['p99'])}  max {_fmt(settled['max'])} "
+                f"({settled['calls']} calls)"
+            )
+        lines += [
             f"  connects   {self.connects} ({self.reconnects} reconnects), "
             f"{self.connected_at_end} connected at the end",
         ]
