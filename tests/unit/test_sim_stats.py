@@ -40,3 +40,12 @@ def test_processes_merge_their_after_ramp_latency() -> None:
         stats.answered("Heartbeat", seconds)
     first.merge(second)
     assert summary_of(first).latency_after_ramp_ms["calls"] == 2
+
+
+def test_calls_answered_after_the_run_ended_are_not_counted_after_the_ramp() -> None:
+    # The shutdown's StopTransactions come after the run: they are not the fleet in service
+    stats = Stats()
+    stats.ramp_ends = time.monotonic()
+    stats.run_ends = time.monotonic()
+    stats.answered("StopTransaction", 3.0)
+    assert summary_of(stats).latency_after_ramp_ms["calls"] == 0

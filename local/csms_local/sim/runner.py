@@ -106,6 +106,7 @@ async def run_share(
     finally:
         elapsed = time.monotonic() - began
         connected = stats.connected
+        stats.run_ends = time.monotonic()  # the closing StopTransactions are not the fleet's
         for waiting in waits:
             waiting.cancel()
         for task in tasks:

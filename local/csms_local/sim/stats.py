@@ -66,15 +66,20 @@ class Stats:
     storm_reconnect: dict[int, Histogram] = field(default_factory=dict)  # storm -> per charger
     transactions_started: int = 0
     transactions_stopped: int = 0
-    # The fleet once every charger is up: latency of the Calls answered after the ramp.
+    # The fleet in service: latency of the Calls answered after the ramp, until the run
+    # ends (not the StopTransactions of its shutdown). Times are time.monotonic()'s.
     after_ramp: Histogram = field(default_factory=Histogram)
-    ramp_ends: float | None = None  # time.monotonic() when the ramp is over
+    ramp_ends: float | None = None
+    run_ends: float | None = None
 
     def answered(self, action: str, seconds: float) -> None:
         self.calls_answered += 1
         self.by_action[action] += 1
         self.latency.add(seconds)
-        if self.ramp_ends is not None and time.monotonic() >= self.ramp_ends:
+        now = time.monotonic()
+        if self.ramp_ends is not None and self.ramp_ends <= now and (
+            self.run_ends is None or now < self.run_ends
+        ):
             self.after_ramp.add(seconds)
 
     def storm_back(self, number: int, seconds: float) -> None:
