@@ -158,6 +158,7 @@ class WebSocketGateway:
         self._ssl = ssl
         self.connections: dict[str, LiveConnection] = {}
         self._pending: dict[int, LiveConnection] = {}
+        self._handshaking: set[ServerConnection] = set()  # waiting for $connect
         self._servers: list[Server] = []
         self.loop: asyncio.AbstractEventLoop | None = None
 
@@ -197,6 +198,14 @@ class WebSocketGateway:
         if port == 0:
             port = int(next(iter(server.sockets)).getsockname()[1])
         return port
+
+    def waiting_handshakes(self) -> int:
+        """Handshakes waiting for (or in) $connect whose client is still there."""
+        return sum(
+            1
+            for websocket in self._handshaking
+            if websocket.transport is not None and not websocket.transport.is_closing()
+        )
 
     async def stop(self) -> None:
         servers, self._servers = self._servers, []
@@ -310,7 +319,11 @@ class WebSocketGateway:
                 or time.monotonic() - waiting_since > HANDSHAKE_TIMEOUT
             )
 
-        result = await self._invoke("$connect", event, abandoned)
+        self._handshaking.add(websocket)
+        try:
+            result = await self._invoke("$connect", event, abandoned)
+        finally:
+            self._handshaking.discard(websocket)
         status = int(result.get("statusCode", 500))
         if status != 200:
             return websocket.respond(status, _reason(status) + "\n")
