@@ -38,7 +38,8 @@ CONNECT_CONTAINERS = 6
 # connections, each a few hundred objects in reference cycles that only a full collection
 # frees. Under CPython's default thresholds (700, 10, 10) a reconnect storm of 5,000
 # chargers ran a dozen full collections of 0.5-2 s each, with the event loop stopped for
-# all of them: 11 s of garbage collection in a 70 s storm, 2.7 s with these (docs/perf.md).
+# all of them: 11 s of garbage collection in a 70 s storm, 2.7-5.6 s with these
+# (docs/perf.md).
 GATEWAY_GC_THRESHOLDS = (5_000, 10, 20)
 
 
@@ -294,7 +295,8 @@ async def serve_gateway(
 
 def tune_garbage_collection() -> None:
     """Fewer, larger collections in the gateway's process: a young object is examined
-    after 5,000 allocations (not 700), the whole heap after 1,000,000 (not 70,000)."""
+    after 5,000 allocations (not 700), a full collection considered after 1,000,000 (not
+    70,000), and run only once the heap has grown by a quarter, as CPython always does."""
     gc.set_threshold(*GATEWAY_GC_THRESHOLDS)
 
 
