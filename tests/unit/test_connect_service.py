@@ -5,7 +5,7 @@ import base64
 import pytest
 from csms.domain.credentials import hash_password
 from csms.domain.model import ConnectionStatus, RegisteredChargePoint, Tenant
-from csms.services.connect import ConnectRequest, parse_basic_auth
+from csms.services.connect import TENANT_CACHE_TTL, ConnectRequest, parse_basic_auth
 
 from .conftest import TENANT
 
@@ -63,6 +63,30 @@ def test_a_disabled_charge_point_is_refused(registered):
 def test_a_charge_point_of_a_suspended_tenant_is_refused(registered):
     registered.directory.create_tenant(Tenant(TENANT, "A", active=False))
     assert registered.connect.connect(request()).status_code == 401
+
+
+def test_a_tenant_suspended_meanwhile_is_refused_once_its_cached_read_expires(registered):
+    # Given a charger of an active tenant that connected (the tenant is read and kept)
+    assert registered.connect.connect(request("first")).status_code == 200
+    # When the tenant is suspended, and the tenant cache's time has passed
+    registered.directory.create_tenant(Tenant(TENANT, "A", active=False))
+    registered.clock.advance(TENANT_CACHE_TTL.total_seconds())
+    # Then its chargers' new connections are refused
+    assert registered.connect.connect(request("second")).status_code == 401
+
+
+def test_a_reconnect_storm_reads_each_tenant_once_per_cache_period(registered, monkeypatch):
+    reads: list[str] = []
+    get_tenant = registered.directory.get_tenant
+    monkeypatch.setattr(
+        registered.directory, "get_tenant", lambda t: reads.append(t) or get_tenant(t)
+    )
+    assert registered.connect.connect(request("first")).status_code == 200
+    assert TENANT in reads
+    reads.clear()
+    for n in range(5):
+        assert registered.connect.connect(request(f"again-{n}")).status_code == 200
+    assert reads == []
 
 
 def test_the_clients_first_supported_subprotocol_is_chosen(registered):

@@ -9,7 +9,7 @@ import logging
 import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from csms.domain.credentials import credential_tag, verify_password
 from csms.domain.model import (
@@ -17,6 +17,7 @@ from csms.domain.model import (
     ConnectionStatus,
     RegisteredChargePoint,
     SessionChange,
+    Tenant,
 )
 from csms.ports import (
     ConnectionGateway,
@@ -29,6 +30,12 @@ from csms.ports import (
 from csms.services.commands import CommandService
 
 logger = logging.getLogger(__name__)
+
+# How long a $connect container trusts the tenant it read: a reconnect storm is thousands
+# of chargers of a few tenants, and each read is a database round trip on the handshake's
+# path. Suspending a tenant refuses its chargers' new connections this much later at most;
+# the charge point itself (password, enabled) is read on every connect.
+TENANT_CACHE_TTL = timedelta(seconds=10)
 
 # OCPP 1.6 chargeBoxIdentity is a CiString of at most 48 characters; it appears in the URL
 # path, so only URL-safe unreserved characters are accepted.
@@ -99,6 +106,7 @@ class ConnectService:
         self._gateway = gateway
         self._supported = tuple(supported_subprotocols)
         self._clock = clock
+        self._tenants: dict[str, tuple[datetime, Tenant | None]] = {}
 
     def connect(self, request: ConnectRequest) -> ConnectDecision:
         cp_id = request.charge_point_id
@@ -158,8 +166,17 @@ class ConnectService:
             return None
         if not registered.enabled:
             return None
-        tenant = self._directory.get_tenant(registered.tenant_id)
+        tenant = self._tenant(registered.tenant_id)
         return registered if tenant is not None and tenant.active else None
+
+    def _tenant(self, tenant_id: str) -> Tenant | None:
+        now = self._clock()
+        cached = self._tenants.get(tenant_id)
+        if cached is not None and now - cached[0] < TENANT_CACHE_TTL:
+            return cached[1]
+        tenant = self._directory.get_tenant(tenant_id)
+        self._tenants[tenant_id] = (now, tenant)
+        return tenant
 
     def _verified_lately(self, cp_id: str, password: str, stored: str | None) -> bool:
         """A reconnect storm costs one keyed hash per charger, not a scrypt check: the
