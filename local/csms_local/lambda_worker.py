@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import sys
 import traceback
 from typing import Any
@@ -16,6 +17,10 @@ from csms_local.lambdas import LambdaContext, load_handler
 
 
 def main(function: str) -> int:
+    # A Ctrl-C in make run's terminal reaches every process of its group. The stack stops
+    # its containers itself (it closes their stdin or kills them); left to the default
+    # handler, each printed a KeyboardInterrupt traceback as an ERROR log line.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     answers = os.fdopen(os.dup(sys.stdout.fileno()), "w", encoding="utf-8")
     os.dup2(sys.stderr.fileno(), sys.stdout.fileno())
     sys.stdout = sys.stderr
