@@ -31,9 +31,13 @@ logger = logging.getLogger("csms_local")
 DEMO_TENANT = "demo"
 DEMO_CHARGE_POINT = "DEMO-CP-1"
 DEMO_ID_TAG = "DEMO-TAG-1"
-# At most this many $connect invocations at once (each a process of its own): two cores
-# run two scrypt checks at a time, the rest wait on Redis and MongoDB meanwhile.
-CONNECT_CONTAINERS = 6
+# At most this many $connect invocations at once (each a process of its own). A connect
+# is ~3 ms of its own CPU in ~17 ms of waiting on MongoDB, Redis and SQS (more under
+# load): with 6, one reconnect storm in three left the cores at 150-170 % for its first
+# 20 s while 2,000 handshakes waited past their timeout; with 12 they stayed full in every
+# storm (docs/perf.md).
+# Two cores still run at most two scrypt checks at a time.
+CONNECT_CONTAINERS = 12
 # The gateway's process holds every charger's connection: thousands of websockets
 # connections, each a few hundred objects in reference cycles that only a full collection
 # frees. Under CPython's default thresholds (700, 10, 10) a reconnect storm of 5,000
