@@ -58,6 +58,21 @@ def test_invalid_tenant_ids_are_refused(mongo_client):
         MongoTenantStore(mongo_client).for_tenant("../admin")
 
 
+def test_migrating_drops_the_message_log_index_no_query_reads(data):
+    # Given a tenant database from a version that indexed the message log by message_id
+    data.db["ocpp_messages"].create_index("message_id")
+
+    # When its indexes are ensured again (what `csms-admin db migrate` does)
+    data.ensure_indexes()
+
+    # Then every insert no longer pays for it; the indexes the log's queries read remain
+    indexes = data.db["ocpp_messages"].index_information()
+    assert "message_id_1" not in indexes
+    assert {"charge_point_id_1_timestamp_-1", "action_1_timestamp_-1", "expire_at_1"} <= set(
+        indexes
+    )
+
+
 def test_transaction_ids_are_consecutive_integers_per_tenant(data):
     first = data.transactions.start(start(), "Accepted")
     second = data.transactions.start(start(timestamp=T0 + timedelta(minutes=1)), "Accepted")

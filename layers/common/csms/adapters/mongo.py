@@ -771,6 +771,13 @@ def _attribute(doc: Doc) -> VariableAttribute:
     )
 
 
+# Indexes earlier versions made that no query reads any more; each one costs every
+# insert into its collection (the message log takes two documents per OCPP Call), so
+# `csms-admin db migrate` drops them. message_id alone: the log is read by charge point,
+# action or time, and a Call's answer is found beside it (same charge point and time).
+_OBSOLETE_INDEXES = {"ocpp_messages": ("message_id_1",)}
+
+
 class MongoTenantData:
     def __init__(self, db: Database[Doc]) -> None:
         self.db = db
@@ -795,6 +802,11 @@ class MongoTenantData:
     def ensure_indexes(self) -> None:
         """Idempotent; run when a tenant is created and by `csms-admin db migrate`."""
         db = self.db
+        for collection, names in _OBSOLETE_INDEXES.items():
+            existing = db[collection].index_information()
+            for name in names:
+                if name in existing:
+                    db[collection].drop_index(name)
         db["transactions"].create_index("dedup_key", unique=True)
         db["transactions"].create_index(
             [("charge_point_id", ASCENDING), ("start_timestamp", DESCENDING)]
@@ -811,7 +823,6 @@ class MongoTenantData:
         db["ocpp_messages"].create_index(
             [("charge_point_id", ASCENDING), ("timestamp", DESCENDING)]
         )
-        db["ocpp_messages"].create_index([("message_id", ASCENDING)])
         # Retention: each document carries its own expiry (the tenant's retention when it
         # was written), so changing a tenant's retention needs no index change.
         db["ocpp_messages"].create_index("expire_at", expireAfterSeconds=0)
