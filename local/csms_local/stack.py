@@ -113,6 +113,9 @@ class StackConfig:
             "AWS_SECRET_ACCESS_KEY": "local",
             "POWERTOOLS_SERVICE_NAME": "csms",
             "POWERTOOLS_METRICS_NAMESPACE": "csms-local",
+            # The gateway runs every $default invocation in one process: records of
+            # several charge points sent in the same round share SQS messages (bundles).
+            "EVENT_GROUPS_PER_TENANT": os.environ.get("EVENT_GROUPS_PER_TENANT", "8"),
         }
 
 

@@ -10,8 +10,10 @@ from datetime import UTC, datetime, timedelta
 import boto3
 import pytest
 from csms import bootstrap
+from csms.adapters.sqs import SqsRecordQueue
 from csms.domain.model import ConnectionInfo, ConnectorStatus, MeterValue
 from csms.entrypoints.websocket import on_message
+from csms.services.records import BufferedRecords
 from csms_local import services
 from csms_local.lambdas import load_handler
 from csms_local.sqs_poller import SqsPoller, create_queues
@@ -231,3 +233,27 @@ def test_the_iot_core_publisher_publishes_through_the_iot_data_api(moto_url, mon
     assert request.url.split("?")[0].endswith("/topics/ocpp%2Fstatus%2Ft%2FCP")
     assert "qos=1" in request.url
     assert json.loads(request.body) == event
+
+
+def test_charge_points_sharing_a_message_group_travel_bundled_and_are_all_stored(
+    worker_env, poller, moto_url, mongo_client, tenant_id
+):
+    # Given a sender that puts the tenant's charge points in one FIFO message group
+    queue = SqsRecordQueue(worker_env["EVENTS_QUEUE_URL"], "us-east-1", groups_per_tenant=1)
+    records = BufferedRecords(queue)
+
+    # When three charge points' records go out in one round
+    for i, cp in enumerate(("CP-B1", "CP-B2", "CP-B3")):
+        records.message(tenant_id, {"charge_point_id": cp, "timestamp": AT,
+                                    "message_id": f"b{i}", "direction": "in"})
+    records.flush()
+
+    # Then they are one SQS message, and the worker stores every one of them
+    sqs = boto3.client("sqs", endpoint_url=moto_url, region_name="us-east-1",
+                       aws_access_key_id="local", aws_secret_access_key="local")
+    waiting = sqs.get_queue_attributes(QueueUrl=worker_env["EVENTS_QUEUE_URL"],
+                                       AttributeNames=["ApproximateNumberOfMessages"])
+    assert waiting["Attributes"]["ApproximateNumberOfMessages"] == "1"
+    drain(poller)
+    stored = mongo_client[f"ocpp_tenant_{tenant_id}"]["ocpp_messages"].distinct("charge_point_id")
+    assert sorted(stored) == ["CP-B1", "CP-B2", "CP-B3"]

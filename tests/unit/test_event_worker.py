@@ -3,6 +3,7 @@ retried, what comes after it for the same charge point waits, other chargers go 
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime
 
 import pytest
@@ -10,7 +11,7 @@ from csms import bootstrap
 from csms.config import Settings
 from csms.domain.model import ConnectionStatus
 from csms.entrypoints.event_worker import on_batch
-from csms.services.records import BufferedRecords, encode
+from csms.services.records import BUNDLE_KEY, BufferedRecords, encode
 
 from tests.fakes.wiring import memory_wiring
 
@@ -118,3 +119,58 @@ def test_a_storage_failure_fails_all_of_that_tenants_messages(world, monkeypatch
 
     assert failed(result) == ["m1", "m2"]
     assert world["publisher"].published == []
+
+
+# ---------- bundles: envelopes of several charge points in one message ----------
+
+
+def bundle_message(n: int, cps: list[str], attempt: int = 1, poison_at: int | None = None
+                   ) -> dict:
+    """Message n: a bundle of one envelope per charge point, as the local gateway sends
+    them (`poison_at`: that envelope is one no retry can store)."""
+    envelopes = [json.loads(sqs_message(n * 100 + i, cp)["body"]) for i, cp in enumerate(cps)]
+    if poison_at is not None:
+        envelopes[poison_at] = {"id": "bad", "records": "not a list"}
+    body = {BUNDLE_KEY: envelopes}
+    message = sqs_message(n, cps[0], attempt, body=json.dumps(body))
+    message["attributes"]["MessageGroupId"] = "t1/~0"
+    return message
+
+
+def test_a_bundle_stores_and_publishes_each_charge_points_envelope_in_order(world):
+    result = on_batch({"Records": [bundle_message(1, ["CP-A", "CP-B", "CP-C"])]})
+
+    assert failed(result) == []
+    assert world["publisher"].published == [
+        ("CP-A", "CP-A-100:0"), ("CP-B", "CP-B-101:0"), ("CP-C", "CP-C-102:0")]
+
+
+def test_a_poison_envelope_in_a_bundle_is_dead_lettered_alone(world):
+    result = on_batch({"Records": [bundle_message(1, ["CP-A", "CP-B", "CP-C"], poison_at=1)]})
+
+    assert failed(result) == []
+    [(letter, reason)] = world["dead"].letters
+    assert letter == "m1:1" and reason.startswith("malformed envelope")
+    assert world["publisher"].published == [("CP-A", "CP-A-100:0"), ("CP-C", "CP-C-102:0")]
+
+
+def test_a_failure_in_a_bundle_retries_the_whole_message_once(world):
+    world["publisher"].failing = "CP-B"
+    batch = [bundle_message(1, ["CP-A", "CP-B", "CP-C"]), bundle_message(2, ["CP-D"])]
+
+    result = on_batch({"Records": batch})
+
+    # The message is retried as a whole (its stores are idempotent) and what follows it in
+    # its group waits; nothing after the failing envelope is published meanwhile.
+    assert failed(result) == ["m1", "m2"]
+    assert world["publisher"].published == [("CP-A", "CP-A-100:0")]
+
+
+def test_a_bundle_failing_its_last_attempt_is_dead_lettered_once(world):
+    world["publisher"].failing = "CP-B"
+
+    result = on_batch({"Records": [bundle_message(1, ["CP-A", "CP-B", "CP-B"], attempt=3)]})
+
+    assert failed(result) == []
+    [(letter, reason)] = world["dead"].letters
+    assert letter == "m1" and "failed 3 times" in reason

@@ -419,7 +419,9 @@ class Wiring:
         elif s.events_queue_url:
             from csms.adapters.sqs import SqsRecordQueue
 
-            queue = SqsRecordQueue(s.events_queue_url, s.aws_region)
+            queue = SqsRecordQueue(
+                s.events_queue_url, s.aws_region, s.event_groups_per_tenant
+            )
         else:
             # Inline, events go out only to a configured MQTT broker or a publisher given;
             # otherwise none are published (no queue means no deployed IoT Core either).

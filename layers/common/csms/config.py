@@ -37,6 +37,11 @@ class Settings:
     events_dead_letter_queue_url: str | None = None
     # The worker's attempts at a record before it goes to the dead-letter queue.
     event_max_attempts: int = 5
+    # FIFO message groups of the events queue: 0, one per charge point (its records stay
+    # in order; the worker scales with the charge points that have records waiting); n,
+    # a tenant's charge points spread over n groups, whose records sent together travel
+    # as one SQS message. Worth it only where invocations share a process (make run).
+    event_groups_per_tenant: int = 0
     # Events: a local MQTT broker (mqtt://host:port), else IoT Core (endpoint looked up
     # when IOT_DATA_ENDPOINT is unset).
     mqtt_url: str | None = None
@@ -93,6 +98,9 @@ class Settings:
             events_queue_url=env.get("EVENTS_QUEUE_URL") or None,
             events_dead_letter_queue_url=env.get("EVENTS_DLQ_URL") or None,
             event_max_attempts=int(env.get("EVENT_MAX_ATTEMPTS", defaults.event_max_attempts)),
+            event_groups_per_tenant=int(
+                env.get("EVENT_GROUPS_PER_TENANT", defaults.event_groups_per_tenant)
+            ),
             mqtt_url=env.get("MQTT_URL") or None,
             iot_data_endpoint=env.get("IOT_DATA_ENDPOINT") or None,
             credential_cache_seconds=int(

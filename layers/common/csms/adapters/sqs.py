@@ -2,16 +2,21 @@
 
 from __future__ import annotations
 
+import hashlib
 import threading
 import time
+import zlib
 from collections.abc import Callable, Sequence
 from typing import Any
 
 from csms.adapters.aws_http import AwsJsonClient
-from csms.services.records import encode
+from csms.services.records import BUNDLE_KEY, encode
 
 _MAX_BATCH_ENTRIES = 10  # SendMessageBatch's limit
 _MAX_BATCH_BYTES = 250_000
+# With message groups shared by several charge points, a round takes up to this many
+# envelopes: bundled per group, they still fit one SendMessageBatch.
+_MAX_ROUND_ENVELOPES = 40
 
 
 class SqsRecordQueue:
@@ -21,17 +26,33 @@ class SqsRecordQueue:
     each caller still returns only once its own records are in the queue. On Lambda, one
     invocation at a time, that is exactly one call per invocation."""
 
-    def __init__(self, queue_url: str, region: str | None = None) -> None:
+    def __init__(
+        self, queue_url: str, region: str | None = None, groups_per_tenant: int = 0
+    ) -> None:
+        """`groups_per_tenant`: 0 gives each charge point a FIFO message group of its own;
+        n > 0 spreads a tenant's charge points over n groups, and envelopes of one group
+        sent in the same round travel as one SQS message (a bundle)."""
         self._sqs = AwsJsonClient("sqs", "AmazonSQS", region or _region_of(queue_url))
         self._url = queue_url
         self._fifo = queue_url.endswith(".fifo")
-        self._commits = _GroupCommit(self._send_now)
+        self._groups = groups_per_tenant if self._fifo else 0
+        round_size = _MAX_ROUND_ENVELOPES if self._groups else _MAX_BATCH_ENTRIES
+        self._commits = _GroupCommit(self._send_now, round_size=round_size)
+
+    def _group_of(self, envelope: dict[str, Any]) -> str:
+        tenant_id, cp = envelope["tenant_id"], envelope["charge_point_id"]
+        if not self._groups:
+            return f"{tenant_id}/{cp}"
+        # Stable across processes and restarts (unlike hash()): every sender of a charge
+        # point's records must pick the same group, or its order is lost.
+        shard = zlib.crc32(cp.encode("utf-8", "surrogatepass")) % self._groups
+        return f"{tenant_id}/~{shard}"
 
     def _entry(self, envelope: dict[str, Any]) -> dict[str, Any]:
         entry: dict[str, Any] = {"MessageBody": encode(envelope)}
         if self._fifo:
             # Order per charge point; the envelope id makes SQS drop a duplicate send.
-            entry["MessageGroupId"] = f"{envelope['tenant_id']}/{envelope['charge_point_id']}"
+            entry["MessageGroupId"] = self._group_of(envelope)
             entry["MessageDeduplicationId"] = envelope["id"]
         return entry
 
@@ -40,6 +61,8 @@ class SqsRecordQueue:
             self._commits.send([self._entry(e) for e in envelopes])
 
     def _send_now(self, entries: list[dict[str, Any]]) -> None:
+        if self._groups:
+            entries = bundled(entries)
         if len(entries) == 1:  # the usual case on Lambda: one call, no batch bookkeeping
             self._sqs.call("SendMessage", {"QueueUrl": self._url, **entries[0]})
             return
@@ -73,10 +96,14 @@ class _GroupCommit:
     one invocation per process) never lingers."""
 
     def __init__(
-        self, send: Callable[[list[dict[str, Any]]], None], linger: float = 0.005
+        self,
+        send: Callable[[list[dict[str, Any]]], None],
+        linger: float = 0.005,
+        round_size: int = _MAX_BATCH_ENTRIES,
     ) -> None:
         self._send = send
         self._linger = linger
+        self._round_size = round_size
         self._lock = threading.Lock()
         self._arrived = threading.Condition(self._lock)
         self._waiting: list[_Waiting] = []
@@ -91,7 +118,7 @@ class _GroupCommit:
             self._waiting_entries += len(entries)
             lead = not self._busy
             self._busy = True
-            if self._waiting_entries >= _MAX_BATCH_ENTRIES:
+            if self._waiting_entries >= self._round_size:
                 self._arrived.notify()
         if not lead:
             me.done.wait()
@@ -106,7 +133,7 @@ class _GroupCommit:
         with self._lock:
             if self._crowded and self._linger > 0:
                 deadline = time.monotonic() + self._linger
-                while self._waiting_entries < _MAX_BATCH_ENTRIES:
+                while self._waiting_entries < self._round_size:
                     left = deadline - time.monotonic()
                     if left <= 0:
                         break
@@ -114,7 +141,7 @@ class _GroupCommit:
             taken = self._take()
             self._crowded = len(taken) > 1
         try:
-            for group in _rounds_of(taken):
+            for group in _rounds_of(taken, self._round_size):
                 try:
                     self._send([e for w in group for e in w.entries])
                 except BaseException as failed:
@@ -136,14 +163,14 @@ class _GroupCommit:
         return taken
 
 
-def _rounds_of(waiting: list[_Waiting]) -> list[list[_Waiting]]:
-    """Callers grouped so each group fits one SendMessageBatch (a caller with more
-    entries than that is a group of its own, sent in several batches)."""
+def _rounds_of(waiting: list[_Waiting], round_size: int) -> list[list[_Waiting]]:
+    """Callers grouped so each group fits one call (a caller with more entries than
+    that is a group of its own, sent in several batches)."""
     groups: list[list[_Waiting]] = []
     count = size = 0
     for w in waiting:
         w_size = sum(len(e["MessageBody"]) for e in w.entries)
-        fits = groups and count + len(w.entries) <= _MAX_BATCH_ENTRIES and (
+        fits = groups and count + len(w.entries) <= round_size and (
             size + w_size <= _MAX_BATCH_BYTES
         )
         if not fits:
@@ -153,6 +180,40 @@ def _rounds_of(waiting: list[_Waiting]) -> list[list[_Waiting]]:
         count += len(w.entries)
         size += w_size
     return groups
+
+
+def bundled(entries: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Entries of one message group merged into one, in their order: a bundle's body is
+    {"envelopes": [envelope, ...]} (one SQS message to send, receive and delete instead
+    of several). A lone entry of its group stays as it is."""
+    by_group: dict[str, list[dict[str, Any]]] = {}
+    for entry in entries:
+        by_group.setdefault(entry["MessageGroupId"], []).append(entry)
+    merged: list[dict[str, Any]] = []
+    for group, members in by_group.items():
+        chunk: list[dict[str, Any]] = []
+        size = 0
+        for entry in members:
+            body_size = len(entry["MessageBody"]) + 1
+            if chunk and size + body_size > _MAX_BATCH_BYTES // 2:
+                merged.append(_bundle(group, chunk))
+                chunk, size = [], 0
+            chunk.append(entry)
+            size += body_size
+        merged.append(_bundle(group, chunk))
+    return merged
+
+
+def _bundle(group: str, entries: list[dict[str, Any]]) -> dict[str, Any]:
+    if len(entries) == 1:
+        return entries[0]
+    ids = "\n".join(e["MessageDeduplicationId"] for e in entries)
+    return {
+        "MessageBody": f'{{"{BUNDLE_KEY}":[{",".join(e["MessageBody"] for e in entries)}]}}',
+        "MessageGroupId": group,
+        # The same envelopes sent again (a retried call) make the same bundle.
+        "MessageDeduplicationId": hashlib.sha256(ids.encode()).hexdigest(),
+    }
 
 
 def _region_of(queue_url: str) -> str:

@@ -2,7 +2,8 @@
 and runtime state out to MongoDB in bulk, events out to MQTT.
 
 Phase 1 decodes each message (Powertools' FIFO batch processor: a failure skips the rest
-of its charge point's messages); phase 2 stores each tenant's envelopes with one bulk
+of its message group); a message holds one envelope, or a bundle of them (several charge
+points of one group, see adapters/sqs.py). Phase 2 stores each tenant's envelopes with one bulk
 write per collection; phase 3 publishes their events in order. A message that fails is
 reported back (partial batch response) and retried; one that can never succeed (poison),
 or fails on its last attempt, goes to the dead-letter queue with the reason.
@@ -22,64 +23,107 @@ from csms import bootstrap
 from csms.domain.model import ConnectionChanged, ConnectionStatus
 from csms.observability import logger
 from csms.services.record_applier import Decoded, PoisonRecord, decode
+from csms.services.records import BUNDLE_KEY, encode
 
 
 class _Batch:
     def __init__(self, records: list[dict[str, Any]]) -> None:
         self.order = [SQSRecord(r) for r in records]
-        self.decoded: dict[str, Decoded] = {}
+        # The envelopes of each message still to store, in order.
+        self.decoded: dict[str, list[Decoded]] = {}
         self.failed: set[str] = set()
+        self.dead: set[str] = set()  # dead-lettered after their last attempt
         self.blocked_groups: set[str] = set()
 
     def fail(self, record: SQSRecord, reason: str) -> None:
         """Retry it, or dead-letter it on its last attempt; later messages of its charge
-        point wait either way (FIFO order)."""
+        point wait either way (FIFO order). Once per message, however many of its
+        envelopes failed."""
+        if record.message_id in self.failed or record.message_id in self.dead:
+            return
         group = record.attributes.message_group_id or ""
         attempts = int(record.attributes.approximate_receive_count or 1)
         if attempts >= bootstrap.settings().event_max_attempts:
             _dead_letter(record, f"failed {attempts} times: {reason}")
+            self.dead.add(record.message_id)
         else:
             self.failed.add(record.message_id)
             self.blocked_groups.add(group)
         self.decoded.pop(record.message_id, None)
 
+    def held_back(self, record: SQSRecord) -> bool:
+        """Whether the message failed already (another envelope of its bundle, say: it
+        is retried whole) or waits behind a failure of its group."""
+        if record.message_id in self.failed or record.message_id in self.dead:
+            return True
+        if (record.attributes.message_group_id or "") in self.blocked_groups:
+            self.failed.add(record.message_id)
+            self.decoded.pop(record.message_id, None)
+            return True
+        return False
+
     def pending(self) -> list[tuple[SQSRecord, Decoded]]:
-        """Decoded messages still to do, in order, skipping those behind a failure."""
-        todo = []
+        """Decoded envelopes still to do, in order, skipping those behind a failure."""
+        todo: list[tuple[SQSRecord, Decoded]] = []
         for record in self.order:
             group = record.attributes.message_group_id or ""
-            decoded = self.decoded.get(record.message_id)
-            if decoded is None:
+            envelopes = self.decoded.get(record.message_id)
+            if envelopes is None:
                 continue
             if group in self.blocked_groups:
                 self.failed.add(record.message_id)
                 self.decoded.pop(record.message_id)
                 continue
-            todo.append((record, decoded))
+            todo.extend((record, decoded) for decoded in envelopes)
         return todo
 
 
-def _dead_letter(record: SQSRecord, reason: str) -> None:
+def _dead_letter(
+    record: SQSRecord, reason: str, body: str | None = None, part: int | None = None
+) -> None:
+    """The message, or (`body`, `part`) one envelope of its bundle, to the dead-letter
+    queue with the reason."""
     url = bootstrap.settings().events_dead_letter_queue_url
     if not url:
         raise RuntimeError(f"no dead-letter queue configured for: {reason}")
+    source = record.message_id if part is None else f"{record.message_id}:{part}"
     bootstrap.dead_letters().put(
-        record.body, reason, record.message_id, record.attributes.message_group_id
+        record.body if body is None else body, reason, source,
+        record.attributes.message_group_id,
     )
-    logger.error("record dead-lettered", extra={"message_id": record.message_id, "reason": reason})
+    logger.error("record dead-lettered", extra={"message_id": source, "reason": reason})
+
+
+def _decode_message(record: SQSRecord) -> list[Decoded]:
+    """A message's envelopes; one that can never be stored goes to the dead-letter queue
+    alone, the others of its bundle are stored."""
+    try:
+        body = json.loads(record.body)
+    except ValueError as not_json:
+        _dead_letter(record, f"malformed envelope: not JSON: {not_json}")
+        return []
+    bundle = body.get(BUNDLE_KEY) if isinstance(body, dict) else None
+    if not isinstance(bundle, list):
+        try:
+            return [decode(body)]
+        except PoisonRecord as poison:
+            # No retry can make it storable: to the dead-letter queue now, with why.
+            _dead_letter(record, str(poison))
+            return []
+    decoded = []
+    for part, envelope in enumerate(bundle):
+        try:
+            decoded.append(decode(envelope))
+        except PoisonRecord as poison:
+            _dead_letter(record, str(poison), encode(envelope), part)
+    return decoded
 
 
 def on_batch(event: dict[str, Any]) -> dict[str, Any]:
     batch = _Batch(event.get("Records") or [])
 
     def decode_one(record: SQSRecord) -> None:
-        try:
-            batch.decoded[record.message_id] = decode(json.loads(record.body))
-        except PoisonRecord as poison:
-            # No retry can make it storable: to the dead-letter queue now, with why.
-            _dead_letter(record, str(poison))
-        except ValueError as not_json:
-            _dead_letter(record, f"malformed envelope: not JSON: {not_json}")
+        batch.decoded[record.message_id] = _decode_message(record)
 
     processor = SqsFifoPartialProcessor(skip_group_on_error=True)
     with processor(records=event.get("Records") or [], handler=decode_one):
@@ -107,6 +151,8 @@ def on_batch(event: dict[str, Any]) -> dict[str, Any]:
 
     publisher = bootstrap.event_publisher()
     for record, decoded in batch.pending():
+        if batch.held_back(record):
+            continue
         try:
             for topic, published in applier.events(tenants[decoded.tenant_id], decoded):
                 publisher.publish(topic, published)

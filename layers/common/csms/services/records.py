@@ -3,7 +3,8 @@
 An envelope carries the records of one charge point, in the order they happened:
   {"id", "tenant_id", "charge_point_id", "records": [{"type", "at", "data"}, ...]}
 Its id makes each record's identity ("<id>:<index>"), so a redelivered envelope
-stores nothing twice.
+stores nothing twice. Envelopes of several charge points may travel together, in order,
+as a bundle: {"envelopes": [envelope, ...]}.
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ Envelope = dict[str, Any]
 
 # SQS takes at most 256 KB per message; envelopes stay well below with their framing.
 MAX_ENVELOPE_BYTES = 240_000
+BUNDLE_KEY = "envelopes"
 
 
 def _json_value(value: Any) -> Any:
