@@ -152,6 +152,34 @@ def test_within_one_batch_the_newest_of_each_kind_of_change_wins(data):
     assert doc["connectors"]["1"]["status"] == "Charging"
 
 
+class CountingCollection:
+    """The real collection, counting the operations of each bulk write."""
+
+    def __init__(self, real) -> None:
+        self.real = real
+        self.bulk_writes: list[int] = []
+
+    def bulk_write(self, operations, **options):
+        self.bulk_writes.append(len(operations))
+        return self.real.bulk_write(operations, **options)
+
+    def __getattr__(self, name):
+        return getattr(self.real, name)
+
+
+def test_a_charge_points_heartbeats_in_one_batch_cost_one_update(data, monkeypatch):
+    counting = CountingCollection(data.charge_points._c)
+    monkeypatch.setattr(data.charge_points, "_c", counting)
+    beats = [Heartbeat(cp, T0 + timedelta(seconds=n))
+             for cp, n in (("CP1", 3), ("CP2", 4), ("CP1", 9), ("CP1", 1), ("CP2", 2))]
+
+    data.charge_points.sync([*beats, status_at("Charging", T0)])
+
+    assert counting.bulk_writes == [3]  # CP1's latest, CP2's latest, the status
+    stored = {d["_id"]: d["last_heartbeat"] for d in data.db["charge_points"].find()}
+    assert stored == {"CP1": T0 + timedelta(seconds=9), "CP2": T0 + timedelta(seconds=4)}
+
+
 def test_a_connect_and_disconnect_in_one_batch_both_leave_their_times(data):
     data.charge_points.sync([ConnectionChanged("CP1", ConnectionStatus.CONNECTED, T0),
                              ConnectionChanged("CP1", ConnectionStatus.DISCONNECTED,

@@ -244,7 +244,7 @@ class MongoChargePointState:
     def sync(self, changes: Sequence[StateChange]) -> None:
         updates: list[UpdateOne] = []
         history: list[Doc] = []
-        for change in changes:
+        for change in _latest_heartbeats(changes):
             updates.append(_state_update(change))
             if isinstance(change, Notified):
                 history.append(
@@ -266,6 +266,26 @@ class MongoChargePointState:
                 if any(e.get("code") != _DUPLICATE_KEY for e in exc.details["writeErrors"]):
                     raise
         _insert_new(self._history, history)
+
+
+def _latest_heartbeats(changes: Sequence[StateChange]) -> list[StateChange]:
+    """The changes with each charge point's Heartbeats reduced to its latest: a Heartbeat
+    only raises two times ($max), so the latest alone leaves the same state, for one
+    update instead of several (a charger heartbeating faster than the worker's batches)."""
+    latest: dict[str, Heartbeat] = {}
+    for change in changes:
+        if isinstance(change, Heartbeat):
+            known = latest.get(change.charge_point_id)
+            if known is None or change.at > known.at:
+                latest[change.charge_point_id] = change
+    kept: list[StateChange] = []
+    for change in changes:
+        if not isinstance(change, Heartbeat):
+            kept.append(change)
+        elif latest.get(change.charge_point_id) is change:
+            kept.append(change)
+            del latest[change.charge_point_id]  # once, even if the same change came twice
+    return kept
 
 
 def _newer(charge_point_id: str, field: str, at: datetime) -> Doc:
