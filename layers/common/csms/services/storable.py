@@ -27,6 +27,8 @@ def storable(value: Any) -> tuple[Any, bool]:
 
     def fix_text(text: str) -> str:
         nonlocal changed
+        if text.isascii():  # the usual case, and always valid UTF-8: no copy to check
+            return text
         try:
             text.encode("utf-8")
         except UnicodeEncodeError:
@@ -48,6 +50,14 @@ def storable(value: Any) -> tuple[Any, bool]:
 
     def fix(item: Any, depth: int) -> Any:
         nonlocal changed
+        # Every message passes through here twice (the Call and its reply): the plain
+        # JSON types are told apart by their exact type first, the rest below.
+        kind = type(item)
+        if kind is str:
+            return fix_text(item)
+        if kind is dict and depth < MAX_DEPTH:
+            return {fix_key(k if type(k) is str else str(k)): fix(v, depth + 1)
+                    for k, v in item.items()}
         if item is None or isinstance(item, bool | float | datetime):
             return item
         if isinstance(item, int):
