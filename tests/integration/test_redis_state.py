@@ -5,6 +5,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from csms.adapters.redis_state import (
+    RedisCallLookup,
     RedisConnectionRegistry,
     RedisPendingCalls,
     RedisReplayCache,
@@ -239,3 +240,77 @@ def test_a_verified_login_is_kept_for_its_ttl_only(redis_client, key_prefix):
 
     assert verified.get("CP1") == "tag" and verified.get("CP2") is None
     assert 0 < redis_client.ttl(f"{key_prefix}:cred:CP1") <= 120
+
+
+@pytest.fixture
+def replay(redis_client, key_prefix):
+    return RedisReplayCache(redis_client, key_prefix, ttl_seconds=600)
+
+
+@pytest.fixture
+def calls(registry, replay):
+    return RedisCallLookup(registry, replay)
+
+
+class CommandCounter:
+    """Counts commands sent one at a time (a pipeline's commands are not among them)."""
+
+    def __init__(self, client, monkeypatch):
+        self.sent = 0
+        real = client.execute_command
+
+        def counted(*args, **kwargs):
+            self.sent += 1
+            return real(*args, **kwargs)
+
+        monkeypatch.setattr(client, "execute_command", counted)
+
+
+def test_a_call_lookup_finds_the_connection_and_the_reply_already_sent(calls, registry, replay):
+    registry.register(connection("c1"))
+    replay.put("CP1", "m1", '[3,"m1",{}]')
+
+    assert calls.lookup_call("c1", "m1") == (connection("c1"), '[3,"m1",{}]')
+    assert calls.lookup_call("c1", "m2") == (connection("c1"), None)
+
+
+def test_a_connections_later_calls_are_read_in_one_round_trip(
+    calls, registry, replay, redis_client, monkeypatch
+):
+    registry.register(connection("c1"))
+    replay.put("CP1", "m2", '[3,"m2",{}]')
+    counter = CommandCounter(redis_client, monkeypatch)
+
+    calls.lookup_call("c1", "m1")  # the first: the registry, then the replay cache
+    first = counter.sent
+    found = calls.lookup_call("c1", "m2")
+
+    assert first == 2
+    assert counter.sent == 2  # the second went as one pipeline
+    assert found == (connection("c1"), '[3,"m2",{}]')
+
+
+def test_a_call_lookup_on_a_connection_redis_forgot_finds_nothing(calls, registry, replay,
+                                                                  redis_client, key_prefix):
+    registry.register(connection("c1"))
+    replay.put("CP1", "m1", '[3,"m1",{}]')
+    calls.lookup_call("c1", "m0")
+    # Given Redis lost its data (seed 16): the remembered charge point must not stand in
+    redis_client.delete(f"{key_prefix}:conn:c1")
+
+    assert calls.lookup_call("c1", "m1") == (None, None)
+
+
+def test_a_call_lookup_reads_the_reply_of_the_charge_point_redis_names(calls, registry, replay,
+                                                                       redis_client, key_prefix):
+    registry.register(connection("c1", cp="CP1"))
+    calls.lookup_call("c1", "m0")  # remembers c1 -> CP1
+    # Given the connection id now names another charge point (an id reused)
+    redis_client.hset(f"{key_prefix}:conn:c1", "cp", "CP2")
+    replay.put("CP1", "m1", '[3,"m1",{"from":"CP1"}]')
+    replay.put("CP2", "m1", '[3,"m1",{"from":"CP2"}]')
+
+    found, replied = calls.lookup_call("c1", "m1")
+
+    assert found is not None and found.charge_point_id == "CP2"
+    assert replied == '[3,"m1",{"from":"CP2"}]'

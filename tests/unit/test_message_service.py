@@ -12,6 +12,22 @@ def test_a_repeated_message_id_gets_the_cached_reply_without_running_again(world
     assert CP not in world.tenant.charge_points.state
 
 
+def test_a_repeated_message_id_holding_escapes_gets_the_cached_reply(world):
+    # Read by the parser, not ahead of it: the replay cache is asked after parsing.
+    first = world.call("Heartbeat", {}, 'quote"and\\backslash')
+    world.tenant.charge_points.state.clear()
+    assert world.call("Heartbeat", {}, 'quote"and\\backslash') == first
+    assert CP not in world.tenant.charge_points.state
+
+
+def test_a_repeated_long_message_id_gets_the_cached_reply(world):
+    long_id = "x" * 80
+    first = world.call("Heartbeat", {}, long_id)
+    world.tenant.charge_points.state.clear()
+    assert world.call("Heartbeat", {}, long_id) == first
+    assert CP not in world.tenant.charge_points.state
+
+
 def test_every_call_and_its_reply_are_logged_with_correlation(world):
     world.call("Heartbeat", {}, "h1")
     entries = world.tenant.messages.entries

@@ -24,7 +24,7 @@ from csms.protocol.router import Router
 from csms.services.charging import ChargingService
 from csms.services.commands import CommandService
 from csms.services.connect import ConnectService
-from csms.services.messages import MessageService
+from csms.services.messages import MessageService, SeparateCallLookup
 from csms.services.record_applier import RecordApplier, StoreNow
 from csms.services.records import BufferedRecords
 from csms.versions import CentralSystemParts, VersionPlugin, by_subprotocol, v16, v21, v201
@@ -35,6 +35,7 @@ if TYPE_CHECKING:  # adapters import their drivers; load them only when wired
     from csms.adapters.mongo_queries import MongoTenantQueries
     from csms.domain.model import MeterValue
     from csms.ports import (
+        CallLookup,
         CommandQueue,
         ConnectionGateway,
         ConnectionRegistry,
@@ -462,10 +463,27 @@ class Wiring:
         return {name: plugin.router(parts) for name, plugin in self.versions.items()}
 
     @cached_property
+    def call_lookup(self) -> CallLookup:
+        from csms.adapters.redis_state import (
+            RedisCallLookup,
+            RedisConnectionRegistry,
+            RedisReplayCache,
+        )
+
+        registry, replay = self.connection_registry, self.replay_cache
+        # Both in Redis (not replaced by a test's fakes): read together, one round trip.
+        if isinstance(registry, RedisConnectionRegistry) and isinstance(
+            replay, RedisReplayCache
+        ):
+            return RedisCallLookup(registry, replay)
+        return SeparateCallLookup(registry, replay)
+
+    @cached_property
     def message_service(self) -> MessageService:
         return MessageService(
             registry=self.connection_registry,
             replay=self.replay_cache,
+            calls=self.call_lookup,
             pending=self.pending_calls,
             routers=self.routers(),
             default_version=next(iter(self.versions.values())).version,

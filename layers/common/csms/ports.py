@@ -92,6 +92,15 @@ class ReplayCache(Protocol):
     def put(self, charge_point_id: str, message_id: str, response: str) -> None: ...
 
 
+class CallLookup(Protocol):
+    """A Call's two reads before any work: who sent it, and the reply already sent for
+    its message id (a retry). Together, so a store can answer both in one round trip."""
+
+    def lookup_call(
+        self, connection_id: str, message_id: str
+    ) -> tuple[ConnectionInfo | None, str | None]: ...
+
+
 class ConnectionGateway(Protocol):
     """Reaches live WebSocket connections (API Gateway's @connections API)."""
 

@@ -226,15 +226,7 @@ class RedisConnectionRegistry:
 
     def lookup(self, connection_id: str) -> ConnectionInfo | None:
         fields: dict[str, str] = self._r.hgetall(self._conn_key(connection_id))  # type: ignore[assignment]
-        if not fields:
-            return None
-        return ConnectionInfo(
-            connection_id=connection_id,
-            charge_point_id=fields["cp"],
-            tenant_id=fields["tenant"],
-            subprotocol=fields["subprotocol"],
-            connected_at=datetime.fromisoformat(fields["connected_at"]),
-        )
+        return _connection_info(connection_id, fields)
 
     def connection_of(self, charge_point_id: str) -> str | None:
         value: str | None = self._r.get(self._cp_key(charge_point_id))  # type: ignore[assignment]
@@ -255,6 +247,63 @@ class RedisConnectionRegistry:
             args=[connection.connection_id],
         )
         return bool(owned)
+
+
+def _connection_info(connection_id: str, fields: dict[str, str]) -> ConnectionInfo | None:
+    if not fields:
+        return None
+    return ConnectionInfo(
+        connection_id=connection_id,
+        charge_point_id=fields["cp"],
+        tenant_id=fields["tenant"],
+        subprotocol=fields["subprotocol"],
+        connected_at=datetime.fromisoformat(fields["connected_at"]),
+    )
+
+
+class RedisCallLookup:
+    """A Call's two reads, who sent it and the reply already sent for its message id, in
+    one round trip instead of two: the second key needs the charge point the first one
+    names, so it is taken from the last lookup of the same connection in this process
+    (a connection belongs to one charge point for life) and checked against the answer.
+    The first Call of a connection here, or a wrong guess, costs the second round trip.
+    A connection Redis forgot is still not found: the registry is read every time."""
+
+    # Entries are ~200 bytes; when full, the memo starts over (a round trip more each).
+    _MAX_REMEMBERED = 50_000
+
+    def __init__(self, registry: RedisConnectionRegistry, replay: RedisReplayCache) -> None:
+        self._registry = registry
+        self._replay = replay
+        self._charge_point_of: dict[str, str] = {}
+
+    def lookup_call(
+        self, connection_id: str, message_id: str
+    ) -> tuple[ConnectionInfo | None, str | None]:
+        guess = self._charge_point_of.get(connection_id)
+        if guess is None:
+            connection = self._registry.lookup(connection_id)
+            if connection is None:
+                return None, None
+            self._remember(connection)
+            return connection, self._replay.get(connection.charge_point_id, message_id)
+        pipe = self._registry._r.pipeline(transaction=False)
+        pipe.hgetall(self._registry._conn_key(connection_id))
+        pipe.get(self._replay._key(guess, message_id))
+        fields, replied = pipe.execute()
+        connection = _connection_info(connection_id, fields)
+        if connection is None:
+            self._charge_point_of.pop(connection_id, None)
+            return None, None
+        if connection.charge_point_id != guess:
+            self._remember(connection)
+            replied = self._replay.get(connection.charge_point_id, message_id)
+        return connection, replied
+
+    def _remember(self, connection: ConnectionInfo) -> None:
+        if len(self._charge_point_of) >= self._MAX_REMEMBERED:
+            self._charge_point_of.clear()
+        self._charge_point_of[connection.connection_id] = connection.charge_point_id
 
 
 class RedisPendingCalls:

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Callable, Mapping
 from datetime import datetime
 from typing import Any
 
 from csms.domain.model import ConnectionInfo
 from csms.ports import (
+    CallLookup,
     ConnectionRegistry,
     PendingCalls,
     ReplayCache,
@@ -36,6 +38,27 @@ logger = logging.getLogger(__name__)
 # A malformed frame is logged with at most this much of its text.
 _LOGGED_RAW_LIMIT = 2048
 
+# The message id of what looks like a CALL, read before the frame is parsed (parsing
+# needs the connection's OCPP version) so that the replay cache is read with the
+# connection. Ids with escapes are left to the parser; the frame decides in the end.
+_CALL_ID = re.compile(r'\s*\[\s*2\s*,\s*"([^"\\]{1,64})"')
+
+
+class SeparateCallLookup:
+    """CallLookup from the two ports, one read after the other."""
+
+    def __init__(self, registry: ConnectionRegistry, replay: ReplayCache) -> None:
+        self._registry = registry
+        self._replay = replay
+
+    def lookup_call(
+        self, connection_id: str, message_id: str
+    ) -> tuple[ConnectionInfo | None, str | None]:
+        connection = self._registry.lookup(connection_id)
+        if connection is None:
+            return None, None
+        return connection, self._replay.get(connection.charge_point_id, message_id)
+
 
 class MessageService:
     def __init__(
@@ -48,9 +71,11 @@ class MessageService:
         clock: Callable[[], datetime],
         commands: CommandService,
         records: RuntimeRecords,
+        calls: CallLookup | None = None,
     ) -> None:
         self._records = records
         self._registry = registry
+        self._calls = calls or SeparateCallLookup(registry, replay)
         self._commands = commands
         self._replay = replay
         self._pending = pending
@@ -72,7 +97,14 @@ class MessageService:
         # Set once the frame is a SEND or CALLRESULTERROR: then even a failure is not told.
         answerless = False
         try:
-            connection = self._registry.lookup(connection_id)
+            # What looks like a CALL has its replay entry read with the connection.
+            hint = _CALL_ID.match(raw)
+            call_id = hint.group(1) if hint else None
+            replied: str | None = None
+            if call_id is None:
+                connection = self._registry.lookup(connection_id)
+            else:
+                connection, replied = self._calls.lookup_call(connection_id, call_id)
             if connection is None:
                 return self._unregistered(connection_id, raw, version)
             if identified is not None:
@@ -93,7 +125,9 @@ class MessageService:
             unique_id = frame.unique_id
             answerless = isinstance(frame, Send | CallResultError)
             if isinstance(frame, Call):
-                return self._on_call(connection, router, frame, received_at, raw)
+                if frame.unique_id != call_id:  # the hint was not this frame's id
+                    replied = self._replay.get(connection.charge_point_id, frame.unique_id)
+                return self._on_call(connection, router, frame, received_at, raw, replied)
             if isinstance(frame, Send):
                 self._on_send(connection, router, frame, received_at, raw)
             elif isinstance(frame, CallResultError):
@@ -137,12 +171,13 @@ class MessageService:
         call: Call,
         received_at: datetime,
         raw: str,
+        replied: str | None,
     ) -> str | None:
+        """`replied`: the replay cache's entry for this Call's message id."""
         cp = connection.charge_point_id
-        cached = self._replay.get(cp, call.unique_id)
-        if cached is not None:
+        if replied is not None:
             logger.info("repeated message id answered from replay cache")
-            return cached
+            return replied
         ctx = CallContext(
             charge_point_id=cp,
             tenant_id=connection.tenant_id,
