@@ -9,7 +9,8 @@ and a known password. Environment: LOAD_CHARGERS (50), LOAD_SECONDS (20), LOAD_P
 LOAD_MONGODB_URI (mongodb://127.0.0.1:27017), LOAD_TENANT (demo). The fleet profile's
 rhythm: LOAD_HEARTBEAT_INTERVAL (10 s), LOAD_METER_INTERVAL (5 s), LOAD_SESSION_SECONDS
 (30), LOAD_RAMP (a quarter of the run, at most 5 s); the storm's LOAD_STORMS (1);
-LOAD_VERIFY=1 counts the stored message log afterwards (csms-sim --verify);
+LOAD_VERIFY=1 counts the stored message log afterwards (csms-sim --verify), waiting up
+to LOAD_VERIFY_WAIT seconds (120: a fleet's shutdown sends 2,500 StopTransactions at once);
 LOAD_ANCHOR=0 skips the anchor. For fleet and storm the chargers are set up as a fleet
 in service: marked as having spoken ocpp1.6 before and, unless LOAD_WARM_LOGINS=0, as
 having logged in lately (the stack's verified-login cache, in Redis at LOAD_REDIS_URL,
@@ -53,6 +54,7 @@ SESSION_SECONDS = os.environ.get("LOAD_SESSION_SECONDS", "30")
 RAMP = os.environ.get("LOAD_RAMP", str(min(5.0, SECONDS / 4)))
 STORMS = os.environ.get("LOAD_STORMS", "1")
 VERIFY = os.environ.get("LOAD_VERIFY", "0") == "1"
+VERIFY_WAIT = os.environ.get("LOAD_VERIFY_WAIT", "120")
 ANCHOR = os.environ.get("LOAD_ANCHOR", "1") != "0"
 WARM_LOGINS = os.environ.get("LOAD_WARM_LOGINS", "1") != "0"
 REDIS_URL = os.environ.get(
@@ -92,7 +94,8 @@ def simulate(url: str, password: str | None, meter: CpuMeter | None) -> dict[str
     if password:
         command += ["--password", password]
     if VERIFY and password:
-        command += ["--verify", "--mongodb-uri", MONGODB_URI, "--tenant", TENANT]
+        command += ["--verify", "--mongodb-uri", MONGODB_URI, "--tenant", TENANT,
+                    "--verify-wait", VERIFY_WAIT]
     print(f"\n$ csms-sim {' '.join(command[3:])}", file=sys.stderr, flush=True)
     before = meter.snapshot() if meter else {}
     done = subprocess.run(command, capture_output=False, stdout=subprocess.PIPE, text=True,
