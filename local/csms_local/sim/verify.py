@@ -11,7 +11,7 @@ from typing import Any
 
 from csms_local.sim.stats import Summary
 
-POLL_SECONDS = 2.0  # between counts: the worker being waited for needs the server too
+POLL_SECONDS = 2.0  # between counts, at least
 
 
 def count_stored(
@@ -37,32 +37,53 @@ def count_stored(
     wanted = set(ids)
     span: dict[str, Any] = {"$gte": min(ids), "$lte": max(ids)} if ids else {"$in": []}
 
-    def count(direction: str, types: list[str]) -> int:
+    def count() -> tuple[int, int]:
+        """(Calls in, replies out): one pass over the log for both."""
         per_charger = collection.aggregate(
             [
                 {
                     "$match": {
                         "charge_point_id": span,
-                        "direction": direction,
-                        "message_type": {"$in": types},
+                        "message_type": {"$in": ["Call", "CallResult", "CallError"]},
                         "timestamp": window,
                     }
                 },
-                {"$group": {"_id": "$charge_point_id", "n": {"$sum": 1}}},
+                {
+                    "$group": {
+                        "_id": {
+                            "cp": "$charge_point_id",
+                            "direction": "$direction",
+                            "type": "$message_type",
+                        },
+                        "n": {"$sum": 1},
+                    }
+                },
             ]
         )
-        return sum(int(group["n"]) for group in per_charger if group["_id"] in wanted)
+        calls = replies = 0
+        for group in per_charger:
+            key = group["_id"]
+            if key["cp"] not in wanted:
+                continue
+            if key["direction"] == "in" and key["type"] == "Call":
+                calls += int(group["n"])
+            elif key["direction"] == "out" and key["type"] != "Call":
+                replies += int(group["n"])
+        return calls, replies
 
     expected = summary.msgs  # answered Calls: each is a Call in and a reply out
     began = time.monotonic()
     try:
         while True:
-            calls = count("in", ["Call"])
-            replies = count("out", ["CallResult", "CallError"])
+            counted_at = time.monotonic()
+            calls, replies = count()
+            took = time.monotonic() - counted_at
             complete = calls >= expected and replies >= expected
             if complete or time.monotonic() - began >= wait:
                 break
-            time.sleep(POLL_SECONDS)
+            # A count over a large log keeps the local server busy for seconds, and the
+            # worker being waited for needs it too: it gets at least as long again.
+            time.sleep(max(POLL_SECONDS, took))
     finally:
         client.close()
     return {
