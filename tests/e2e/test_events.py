@@ -17,6 +17,7 @@ from csms_local.sqs_poller import SqsPoller, create_queues
 from ocpp.v16 import call
 
 from tests.event_schemas import validate_event
+from tests.message_log import logged as logged_entries
 from tests.mqtt_subscriber import Subscriber
 
 from .chargers import Charger
@@ -119,6 +120,6 @@ async def test_the_message_log_of_a_session_is_complete(evented_gateway, fleet, 
     status.close()
 
     logged = sorted((m["action"], m["direction"], m["message_type"])
-                    for m in fleet.db["ocpp_messages"].find({"charge_point_id": cp_id}))
+                    for m in logged_entries(fleet.db["ocpp_messages"], {"charge_point_id": cp_id}))
     assert logged == [("Authorize", "in", "Call"), ("Authorize", "out", "CallResult"),
                       ("Heartbeat", "in", "Call"), ("Heartbeat", "out", "CallResult")]

@@ -23,6 +23,7 @@ from csms_local.tls import client_context
 from ocpp.v16 import call
 from pymongo import MongoClient
 
+from tests.message_log import logged as logged_entries
 from tests.mqtt_subscriber import Subscriber
 
 from .chargers import Charger
@@ -132,7 +133,7 @@ async def test_make_run_serves_the_printed_charger_and_ctrl_c_stops_everything(s
         (f"ocpp/status/demo/{cp_id}", "disconnected"),
     ]
     mongo = MongoClient(f"mongodb://127.0.0.1:{ports['LOCAL_MONGO_PORT']}")
-    logged = mongo["ocpp_tenant_demo"]["ocpp_messages"].find({"charge_point_id": cp_id})
+    logged = logged_entries(mongo["ocpp_tenant_demo"]["ocpp_messages"], {"charge_point_id": cp_id})
     assert sorted((m["action"], m["direction"]) for m in logged) == [
         ("Authorize", "in"), ("Authorize", "out"),
         ("BootNotification", "in"), ("BootNotification", "out")]

@@ -17,6 +17,7 @@ from csms.domain.device_model import ACTUAL, VariableAttribute, VariableKey
 from csms.domain.display_messages import DisplayMessage
 from csms.domain.local_list import LocalList, entry_key
 from csms.domain.local_list import applied as list_applied
+from csms.domain.message_log import entries_of
 from csms.domain.model import (
     AuthorizationStatus,
     Booted,
@@ -703,11 +704,16 @@ class MemorySessions:
 
 class MemoryMessageLog:
     def __init__(self) -> None:
-        self.entries: list[dict[str, Any]] = []
+        self.documents: list[dict[str, Any]] = []
 
     def record(self, entries: Sequence[dict[str, Any]]) -> None:
-        stored = {e.get("_id") for e in self.entries}
-        self.entries.extend(e for e in entries if "_id" not in e or e["_id"] not in stored)
+        stored = {e.get("_id") for e in self.documents}
+        self.documents.extend(e for e in entries if "_id" not in e or e["_id"] not in stored)
+
+    @property
+    def entries(self) -> list[dict[str, Any]]:
+        """One per frame, in the order they were logged (an exchange: Call, then reply)."""
+        return [e for d in self.documents for e in reversed(entries_of(d))]
 
 
 class MemoryDeviceModel:

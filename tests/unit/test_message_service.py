@@ -35,6 +35,14 @@ def test_every_call_and_its_reply_are_logged_with_correlation(world):
         ("in", "Call", "h1"), ("out", "CallResult", "h1")]
 
 
+def test_a_call_and_its_reply_are_one_log_document(world):
+    world.call("Heartbeat", {}, "h1")
+
+    (document,) = world.tenant.messages.documents
+    assert (document["message_type"], document["reply"]["message_type"]) == (
+        "Call", "CallResult")
+
+
 def test_a_malformed_frame_gets_formation_violation_and_is_logged(world):
     reply = world.send("[2,")
     assert reply[0] == 4 and reply[1] == "-1" and reply[2] == "FormationViolation"

@@ -1,7 +1,8 @@
 """--verify: did the CSMS store what the fleet sent? Counts the simulated chargers' entries
 in the tenant's message log (database ocpp_tenant_<tenant>, collection ocpp_messages)
 within the run's time window: their Calls (direction in) and the CSMS's replies to them
-(direction out), waiting a bounded time for the events queue and worker to catch up."""
+(direction out, most of them stored with their Call as one exchange document), waiting a
+bounded time for the events queue and worker to catch up."""
 
 from __future__ import annotations
 
@@ -54,6 +55,7 @@ def count_stored(
                             "cp": "$charge_point_id",
                             "direction": "$direction",
                             "type": "$message_type",
+                            "reply": "$reply.message_type",
                         },
                         "n": {"$sum": 1},
                     }
@@ -65,10 +67,13 @@ def count_stored(
             key = group["_id"]
             if key["cp"] not in wanted:
                 continue
+            n = int(group["n"])
             if key["direction"] == "in" and key["type"] == "Call":
-                calls += int(group["n"])
+                calls += n
+                if key.get("reply") is not None:  # an exchange: the reply is stored with it
+                    replies += n
             elif key["direction"] == "out" and key["type"] != "Call":
-                replies += int(group["n"])
+                replies += n
         return calls, replies
 
     expected = summary.msgs  # answered Calls: each is a Call in and a reply out

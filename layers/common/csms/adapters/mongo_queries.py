@@ -13,6 +13,8 @@ from pymongo import ASCENDING, DESCENDING
 from pymongo.collection import Collection
 from pymongo.database import Database
 
+from csms.domain.message_log import REPLY, entries_of, entry_matches
+
 Doc = dict[str, Any]
 
 
@@ -171,15 +173,25 @@ class MongoTenantQueries:
         since: datetime | None = None,
         until: datetime | None = None,
     ) -> Page:
-        query = _without_none(
-            charge_point_id=charge_point_id,
-            direction=direction,
-            message_type=message_type,
-            action=action,
-        ) | _time_range("timestamp", since, until)
-        return self._page(
-            "ocpp_messages", query, [("timestamp", DESCENDING), ("_id", DESCENDING)], limit, offset
-        )
+        """Entries, not documents: a Call and its reply stored as one exchange are listed
+        as two (see csms.domain.message_log)."""
+        query = _without_none(charge_point_id=charge_point_id, action=action)
+        query |= _time_range("timestamp", since, until)
+        log: Collection[Doc] = self._db["ocpp_messages"]
+        order = [("timestamp", DESCENDING), ("_id", DESCENDING)]
+        if direction is None and message_type is None:
+            return Page(_entries_page(log, query, order, limit, offset), limit, offset)
+        # Only one of an exchange's two entries can match a direction or a type, so here
+        # documents and entries are counted alike and the server pages.
+        query |= _one_entry_matches(direction, message_type)
+        cursor = log.find(query).sort(order).skip(offset).limit(limit)
+        items = [
+            _drop_id(entry)
+            for document in cursor
+            for entry in entries_of(document)
+            if entry_matches(entry, direction, message_type)
+        ]
+        return Page(items, limit, offset)
 
     def sessions(self, charge_point_id: str, limit: int, offset: int) -> Page:
         return self._page(
@@ -231,6 +243,39 @@ class MongoTenantQueries:
             limit,
             offset,
         )
+
+
+def _one_entry_matches(direction: str | None, message_type: str | None) -> Doc:
+    """Documents with an entry of this direction and type, the document's own or its
+    reply's (a reply is always "out")."""
+    own = _without_none(direction=direction, message_type=message_type)
+    if direction == "in":
+        return own
+    replied: Doc = {f"{REPLY}.message_type": message_type} if message_type else {}
+    replied.setdefault(REPLY, {"$exists": True})
+    return {"$or": [own, replied]}
+
+
+def _entries_page(
+    log: Collection[Doc], query: Doc, order: list[tuple[str, int]], limit: int, offset: int
+) -> list[Doc]:
+    """Entries offset to offset + limit of the documents `query` finds, each document
+    holding one or two. The documents before the page are walked with only what tells
+    how many entries each holds, then the page's documents are read whole."""
+    skipped_documents = skipped_entries = 0
+    if offset:
+        sizes = log.find(query, {"_id": 1, f"{REPLY}.direction": 1}).sort(order)
+        for document in sizes:
+            size = 2 if REPLY in document else 1
+            if skipped_entries + size > offset:
+                break
+            skipped_entries += size
+            skipped_documents += 1
+    # Each document holds at least one entry: `limit` documents fill the page.
+    cursor = log.find(query).sort(order).skip(skipped_documents).limit(limit)
+    entries = [entry for document in cursor for entry in entries_of(document)]
+    start = offset - skipped_entries  # 1 when the page begins at an exchange's Call
+    return [_drop_id(entry) for entry in entries[start : start + limit]]
 
 
 def _drop_id(doc: Doc) -> Doc:

@@ -8,6 +8,7 @@ from collections.abc import Callable, Mapping
 from datetime import datetime
 from typing import Any
 
+from csms.domain.message_log import exchange
 from csms.domain.model import ConnectionInfo
 from csms.ports import (
     CallLookup,
@@ -190,8 +191,10 @@ class MessageService:
         self._log(
             connection,
             [
-                _entry(connection, received_at, "in", call, call.action, raw=raw),
-                _entry(connection, received_at, "out", reply, call.action, raw=text),
+                exchange(
+                    _entry(connection, received_at, "in", call, call.action, raw=raw),
+                    _entry(connection, received_at, "out", reply, call.action, raw=text),
+                )
             ],
         )
         # Handed on before answering: a charger that gets its reply has had its message
