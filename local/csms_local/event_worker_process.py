@@ -28,6 +28,9 @@ logger = logging.getLogger("csms_local.event_worker")
 
 # As Lambda runs several batches of a FIFO queue at once (see SqsPoller).
 POLLING_THREADS = 2
+# How long the worker lets records gather after a batch that was not full (SqsPoller):
+# records are stored up to this much later, for fewer, fuller receives.
+BATCH_WINDOW_MS = "100"
 RESTART_DELAY = 1.0
 
 
@@ -39,6 +42,7 @@ def main(argv: list[str]) -> int:
         os.environ["EVENTS_QUEUE_URL"],
         load_handler("event_worker"),
         workers=POLLING_THREADS,
+        batch_window=float(os.environ.get("EVENT_BATCH_WINDOW_MS", BATCH_WINDOW_MS)) / 1000,
     ).start()
     stop = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):

@@ -9,6 +9,7 @@ import json
 import logging
 import os
 import threading
+import time
 import uuid
 from collections.abc import Callable
 from typing import Any
@@ -89,7 +90,13 @@ def find_queues(target: str | None = None, name: str = "csms-events") -> dict[st
 class SqsPoller:
     """`workers` threads poll at once, as Lambda runs several batches of a FIFO queue at
     once (never two of one message group: the queue hands a group's next messages out only
-    when the earlier ones are deleted), so storing one batch overlaps fetching the next."""
+    when the earlier ones are deleted), so storing one batch overlaps fetching the next.
+
+    `batch_window` (seconds; Lambda has none for FIFO queues): after a batch that was not
+    full, no thread asks for the next one before the window has passed. A worker that
+    keeps up otherwise asks again as soon as it has deleted, and gets the one or two
+    messages sent meanwhile: each receive and delete then costs the local SQS more than
+    the records it carries (docs/perf.md, seventh pass)."""
 
     def __init__(
         self,
@@ -98,6 +105,7 @@ class SqsPoller:
         handler: Handler,
         batch_size: int = 10,
         workers: int = 1,
+        batch_window: float = 0.0,
     ):
         setup: Any = _local_sqs(target)
         self._queue_url = queue_url
@@ -120,6 +128,8 @@ class SqsPoller:
         )
         self._handler = handler
         self._batch_size = batch_size
+        self._batch_window = batch_window
+        self._not_before = 0.0  # time.monotonic() of the next receive, for every thread
         self._stop = threading.Event()
         self._threads = [
             threading.Thread(target=self._run, name=f"sqs-poller-{n}", daemon=True)
@@ -139,6 +149,9 @@ class SqsPoller:
 
     def _run(self) -> None:
         while not self._stop.is_set():
+            pause = self._not_before - time.monotonic()
+            if pause > 0 and self._stop.wait(pause):
+                return
             try:
                 self.poll_once(wait_seconds=1)
             except Exception:
@@ -158,6 +171,8 @@ class SqsPoller:
         ).get("Messages", [])
         if not received:
             return 0
+        if len(received) < self._batch_size:
+            self._not_before = time.monotonic() + self._batch_window
         event = {"Records": [self._record(m) for m in received]}
         try:
             result = self._handler(event, LambdaContext("event_worker", uuid.uuid4().hex))
