@@ -5,7 +5,6 @@ data transfer handlers and firmware updates."""
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from csms.adapters.mongo import MongoTenantStore
 from csms.domain.data_transfer import HandlerMode, VendorHandler
 from csms.domain.model import AuthorizationStatus, IdTag
 
@@ -13,11 +12,8 @@ T0 = datetime(2026, 11, 22, 10, 0, tzinfo=UTC)
 
 
 @pytest.fixture
-def tenant(mongo_client, tenant_id):
-    data = MongoTenantStore(mongo_client).for_tenant(tenant_id)
-    data.ensure_indexes()
-    yield data
-    mongo_client.drop_database(data.db.name)
+def tenant(data):
+    return data
 
 
 def entry(token: str, status: str | None = "Accepted") -> dict:

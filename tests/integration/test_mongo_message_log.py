@@ -5,19 +5,10 @@ entries."""
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from csms.adapters.mongo import MongoTenantStore
 from csms.adapters.mongo_queries import MongoTenantQueries
 from csms.domain.message_log import exchange
 
 T0 = datetime(2026, 12, 7, 3, 0, tzinfo=UTC)
-
-
-@pytest.fixture
-def data(mongo_client, tenant_id):
-    tenant = MongoTenantStore(mongo_client).for_tenant(tenant_id)
-    tenant.ensure_indexes()
-    yield tenant
-    mongo_client.drop_database(tenant.db.name)
 
 
 @pytest.fixture

@@ -4,7 +4,6 @@
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from csms.adapters.mongo import MongoTenantStore
 from csms.domain.model import Reservation
 from csms.domain.reservations import EvseReservation, ReservationState
 
@@ -12,11 +11,8 @@ T0 = datetime(2026, 11, 22, 10, 0, tzinfo=UTC)
 
 
 @pytest.fixture
-def tenant(mongo_client, tenant_id):
-    data = MongoTenantStore(mongo_client).for_tenant(tenant_id)
-    data.ensure_indexes()
-    yield data
-    mongo_client.drop_database(data.db.name)
+def tenant(data):
+    return data
 
 
 def test_due_reservations_of_both_versions_end_once(tenant):

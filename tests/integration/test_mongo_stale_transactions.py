@@ -5,7 +5,7 @@ readings, whether a charger was heard from lately, and the tenant's ConcurrentTx
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from csms.adapters.mongo import MongoDirectory, MongoTenantStore
+from csms.adapters.mongo import MongoDirectory
 from csms.domain.model import (
     ConcurrentTransactions,
     MeterValue,
@@ -17,14 +17,6 @@ from csms.domain.model import (
 from csms_local import admin as admin_cli
 
 T0 = datetime(2026, 11, 22, 10, 0, tzinfo=UTC)
-
-
-@pytest.fixture
-def data(mongo_client, tenant_id):
-    tenant = MongoTenantStore(mongo_client).for_tenant(tenant_id)
-    tenant.ensure_indexes()
-    yield tenant
-    mongo_client.drop_database(tenant.db.name)
 
 
 @pytest.fixture

@@ -34,14 +34,6 @@ from pymongo.errors import DuplicateKeyError
 T0 = datetime(2026, 11, 22, 10, 0, tzinfo=UTC)
 
 
-@pytest.fixture
-def data(mongo_client, tenant_id):
-    tenant = MongoTenantStore(mongo_client).for_tenant(tenant_id)
-    tenant.ensure_indexes()
-    yield tenant
-    mongo_client.drop_database(tenant.db.name)
-
-
 def start(**overrides):
     values = {"charge_point_id": "CP1", "connector_id": 1, "id_tag": "TAG",
               "meter_start": 100, "timestamp": T0} | overrides
