@@ -27,7 +27,6 @@ import secrets
 import ssl as ssl_module
 import time
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -40,6 +39,7 @@ from websockets.frames import Frame
 from websockets.http11 import Request, Response
 from websockets.server import ServerProtocol
 
+from csms_local.invocations import InvocationThreads
 from csms_local.lambdas import LambdaContext, LambdaHandler
 
 logger = logging.getLogger("csms_local.gateway")
@@ -49,6 +49,8 @@ logger = logging.getLogger("csms_local.gateway")
 HANDSHAKE_TIMEOUT = 29.0
 PATH = re.compile(r"^/ocpp/([^/?#]+)/?$")
 API_ID = "local"
+_FUNCTIONS = {"$connect": "ws_connect", "$default": "ws_message", "$disconnect": "ws_disconnect"}
+_THREAD_NAMES = {"$connect": "connect", "$default": "invocation", "$disconnect": "disconnect"}
 
 
 @dataclass(frozen=True)
@@ -107,6 +109,19 @@ class LiveConnection:
     last_active_at: datetime = field(default_factory=lambda: datetime.now(UTC))
     subprotocol: str | None = None
     closed_by_gateway: tuple[int, str] | None = None
+    # The request context's fields that stay the same for every event of the connection,
+    # built once (every message's event used to build them again).
+    context: dict[str, Any] = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        self.context = {
+            "messageDirection": "IN",
+            "connectedAt": int(self.connected_at.timestamp() * 1000),
+            "identity": {"sourceIp": self.source_ip, "userAgent": self.user_agent},
+            "domainName": self.domain_name,
+            "connectionId": self.connection_id,
+            "apiId": API_ID,
+        }
 
 
 class WebSocketGateway:
@@ -134,22 +149,19 @@ class WebSocketGateway:
         self._handlers = {"$connect": connect, "$default": default, "$disconnect": disconnect}
         # API Gateway invokes as many Lambdas at once as there are messages; asyncio's
         # default pool (cores + 4 threads) would queue a fleet's messages behind each other.
-        self._invocations = ThreadPoolExecutor(
-            max_workers=concurrency, thread_name_prefix="invocation"
-        )
         # $connect and $disconnect get threads of their own, each route apart as its
         # Lambdas scale apart on AWS: a reconnect storm (thousands of $connect, each up to
         # a scrypt check) must not queue connected chargers' messages, nor its reconnects
         # wait behind the bookkeeping of the thousands of $disconnect just before.
-        self._connects = ThreadPoolExecutor(
-            max_workers=connect_concurrency or concurrency, thread_name_prefix="connect"
-        )
         # Few threads for $disconnect: API Gateway does not wait for it, and thousands of
         # chargers dropping at once would otherwise be as many threads taking turns at
         # this process's interpreter lock with the event loop that serves the reconnects.
-        self._disconnects = ThreadPoolExecutor(
-            max_workers=disconnect_concurrency, thread_name_prefix="disconnect"
-        )
+        self._thread_counts = {
+            "$connect": connect_concurrency or concurrency,
+            "$default": concurrency,
+            "$disconnect": disconnect_concurrency,
+        }
+        self._threads: dict[str, InvocationThreads] = {}  # made by start(), on its loop
         self.host = host
         self.port = port
         self.tls_port = tls_port
@@ -164,6 +176,10 @@ class WebSocketGateway:
 
     async def start(self) -> None:
         self.loop = asyncio.get_running_loop()
+        self._threads = {
+            route: InvocationThreads(self.loop, count, _THREAD_NAMES[route])
+            for route, count in self._thread_counts.items()
+        }
         try:
             self.port = await self._listen(self.port, None)
             if self._ssl is not None and self.tls_port is not None:
@@ -214,8 +230,8 @@ class WebSocketGateway:
         for server in servers:
             await server.wait_closed()
         # $disconnect invocations of the closed connections have run by now.
-        for pool in (self._invocations, self._connects, self._disconnects):
-            pool.shutdown(wait=False)
+        for threads in self._threads.values():
+            threads.stop()
 
     async def _invoke(
         self,
@@ -225,25 +241,16 @@ class WebSocketGateway:
     ) -> dict[str, Any]:
         """The route's integration, run on that route's threads; `abandoned`, checked when
         a thread takes the invocation up, skips it when nobody waits for its answer."""
-        function = {
-            "$connect": "ws_connect",
-            "$default": "ws_message",
-            "$disconnect": "ws_disconnect",
-        }[route]
-        context = LambdaContext(function, event["requestContext"]["requestId"])
+        context = LambdaContext(_FUNCTIONS[route], event["requestContext"]["requestId"])
+        handler = self._handlers[route]
+
+        def call() -> Any:
+            if abandoned is not None and abandoned():
+                raise _Abandoned
+            return handler(event, context)
+
         try:
-            loop = asyncio.get_running_loop()
-            handler = self._handlers[route]
-
-            def call() -> Any:
-                if abandoned is not None and abandoned():
-                    raise _Abandoned
-                return handler(event, context)
-
-            pool = {"$connect": self._connects, "$disconnect": self._disconnects}.get(
-                route, self._invocations
-            )
-            result = await loop.run_in_executor(pool, call)
+            result = await self._threads[route].run(call)
         except _Abandoned:
             logger.debug("%s skipped: the client has gone", route)
             return {"statusCode": 408}
@@ -256,21 +263,16 @@ class WebSocketGateway:
     def _request_context(
         self, route: str, event_type: str, live: LiveConnection, **extra: Any
     ) -> dict[str, Any]:
-        now = datetime.now(UTC)
+        now = time.time()
         return {
             "routeKey": route,
             "eventType": event_type,
             "extendedRequestId": _request_id(),
-            "requestTime": now.strftime("%d/%b/%Y:%H:%M:%S +0000"),
-            "messageDirection": "IN",
+            "requestTime": _request_time(int(now)),
+            **live.context,
             "stage": self.stage,
-            "connectedAt": int(live.connected_at.timestamp() * 1000),
-            "requestTimeEpoch": int(now.timestamp() * 1000),
-            "identity": {"sourceIp": live.source_ip, "userAgent": live.user_agent},
+            "requestTimeEpoch": int(now * 1000),
             "requestId": _request_id(),
-            "domainName": live.domain_name,
-            "connectionId": live.connection_id,
-            "apiId": API_ID,
             **extra,
         }
 
@@ -448,6 +450,12 @@ def _request_id() -> str:
     """An id for an event's logs, unique enough for that: three per message made
     uuid4's read of the OS's random source a measurable part of the gateway's CPU."""
     return f"{random.getrandbits(128):032x}"
+
+
+@functools.lru_cache(maxsize=2)
+def _request_time(epoch_second: int) -> str:
+    """API Gateway's requestTime, "07/Dec/2026:04:30:27 +0000": formatted once a second."""
+    return datetime.fromtimestamp(epoch_second, UTC).strftime("%d/%b/%Y:%H:%M:%S +0000")
 
 
 def _new_connection_id() -> str:
