@@ -390,7 +390,10 @@ class RedisReplayCache:
         return value
 
     def put(self, charge_point_id: str, message_id: str, response: str) -> None:
-        self._r.set(self._key(charge_point_id, message_id), response, ex=self._ttl)
+        # The command itself: redis-py's set() checks and assembles a dozen options first,
+        # and this runs once for every Call a charger sends.
+        self._r.execute_command("SET", self._key(charge_point_id, message_id), response,
+                                "EX", self._ttl)
 
 
 class RedisCommandQueue:
