@@ -38,7 +38,7 @@ class InvocationThreads:
         self._lock = threading.Lock()
         self._wake_pending = False  # a _deliver is scheduled and has not emptied yet
         self._threads: list[threading.Thread] = []
-        self._idle = 0  # threads waiting for a job (under _lock)
+        self._idle = 0  # threads free for a job not yet handed one (under _lock)
         self._stopped = False
 
     def run(self, job: Callable[[], Any]) -> asyncio.Future[Any]:
@@ -48,17 +48,18 @@ class InvocationThreads:
         future: asyncio.Future[Any] = self._loop.create_future()
         self._jobs.put((job, future))
         with self._lock:
-            start = self._idle == 0 and len(self._threads) < self._size
-            if start:
-                self._idle += 1  # counted now, so the next job does not start another
-        if start:
+            # Each job takes an idle thread or starts one (as ThreadPoolExecutor does): a
+            # burst queued within one turn of the loop gets as many threads as it needs.
+            if self._idle:
+                self._idle -= 1
+                return future
+            if len(self._threads) >= self._size:
+                return future  # all busy: the job waits for the first one free
             thread = threading.Thread(
-                target=self._work,
-                name=f"{self._name}_{len(self._threads)}",
-                daemon=True,
+                target=self._work, name=f"{self._name}_{len(self._threads)}", daemon=True
             )
             self._threads.append(thread)
-            thread.start()
+        thread.start()
         return future
 
     def stop(self) -> None:
@@ -70,8 +71,6 @@ class InvocationThreads:
     def _work(self) -> None:
         while True:
             item = self._jobs.get()
-            with self._lock:
-                self._idle -= 1
             if item is _STOP:
                 return
             job, future = item
