@@ -11,7 +11,11 @@ rhythm: LOAD_HEARTBEAT_INTERVAL (10 s), LOAD_METER_INTERVAL (5 s), LOAD_SESSION_
 (30), LOAD_RAMP (a quarter of the run, at most 5 s); the storm's LOAD_STORMS (1);
 LOAD_VERIFY=1 counts the stored message log afterwards (csms-sim --verify), waiting up
 to LOAD_VERIFY_WAIT seconds (120: a fleet's shutdown sends 2,500 StopTransactions at once);
-LOAD_ANCHOR=0 skips the anchor. For fleet and storm the chargers are set up as a fleet
+LOAD_ANCHOR=0 skips the anchor. LOAD_ROUNDS=n (saturate only, 1 by default) splits each
+target's LOAD_SECONDS into n runs taken in turn, project then anchor: the machine's speed
+drifts by tens of percent within minutes, and interleaving keeps the two measured in the
+same conditions; the ratio is then the project's total over the anchor's, with each round's
+ratio beside it. For fleet and storm the chargers are set up as a fleet
 in service: marked as having spoken ocpp1.6 before and, unless LOAD_WARM_LOGINS=0, as
 having logged in lately (the stack's verified-login cache, in Redis at LOAD_REDIS_URL,
 by default LOCAL_REDIS_PORT's; the key from LOCAL_DATA_DIR).
@@ -27,6 +31,7 @@ from __future__ import annotations
 import json
 import os
 import socket
+import statistics
 import subprocess
 import sys
 from pathlib import Path
@@ -56,6 +61,7 @@ STORMS = os.environ.get("LOAD_STORMS", "1")
 VERIFY = os.environ.get("LOAD_VERIFY", "0") == "1"
 VERIFY_WAIT = os.environ.get("LOAD_VERIFY_WAIT", "120")
 ANCHOR = os.environ.get("LOAD_ANCHOR", "1") != "0"
+ROUNDS = max(1, int(os.environ.get("LOAD_ROUNDS", "1"))) if PROFILE == "saturate" else 1
 WARM_LOGINS = os.environ.get("LOAD_WARM_LOGINS", "1") != "0"
 REDIS_URL = os.environ.get(
     "LOAD_REDIS_URL", f"redis://127.0.0.1:{os.environ.get('LOCAL_REDIS_PORT', '6379')}/0")
@@ -74,12 +80,14 @@ def listening(url: str) -> bool:
         return False
 
 
-def simulate(url: str, password: str | None, meter: CpuMeter | None) -> dict[str, Any]:
+def simulate(
+    url: str, password: str | None, meter: CpuMeter | None, seconds: float = SECONDS
+) -> dict[str, Any]:
     """One csms-sim run in a process of its own; its summary, with the CPU seconds the
     metered processes spent meanwhile under "cpu_s"."""
     command = [
         sys.executable, "-m", "csms_local.sim.cli", "--url", url, "--profile", PROFILE,
-        "--chargers", str(CHARGERS), "--duration", str(SECONDS), "--prefix", PREFIX,
+        "--chargers", str(CHARGERS), "--duration", str(seconds), "--prefix", PREFIX,
         "--processes", str(PROCESSES), "--json",
     ]
     if PROFILE in ("fleet", "storm"):
@@ -99,7 +107,7 @@ def simulate(url: str, password: str | None, meter: CpuMeter | None) -> dict[str
     print(f"\n$ csms-sim {' '.join(command[3:])}", file=sys.stderr, flush=True)
     before = meter.snapshot() if meter else {}
     done = subprocess.run(command, capture_output=False, stdout=subprocess.PIPE, text=True,
-                          timeout=SECONDS + 600, check=False)
+                          timeout=seconds + 600, check=False)
     after = meter.snapshot() if meter else {}
     if done.returncode != 0:
         raise RuntimeError(f"csms-sim exited with {done.returncode}")
@@ -209,6 +217,32 @@ def cell(value: float | None) -> str:
     return "-" if value is None else f"{value:.1f}"
 
 
+def combined(rounds: list[dict[str, Any]]) -> dict[str, Any] | None:
+    """One summary of several rounds against the same target: messages, time, errors and
+    CPU added up, msgs/s over the total time; latency percentiles are the median of the
+    rounds' (the worst round's max), as the rounds' raw latencies are not kept."""
+    if len(rounds) <= 1:
+        return rounds[0] if rounds else None
+    total: dict[str, Any] = dict(rounds[-1])
+    total["msgs"] = sum(r["msgs"] for r in rounds)
+    total["duration_s"] = sum(r["duration_s"] for r in rounds)
+    total["msgs_per_s"] = round(total["msgs"] / total["duration_s"], 1)
+    total["error_count"] = sum(r["error_count"] for r in rounds)
+    errors: dict[str, int] = {}
+    cpu: dict[str, float] = {}
+    for r in rounds:
+        for kind, count in r["errors"].items():
+            errors[kind] = errors.get(kind, 0) + count
+        for process, seconds in (r.get("cpu_s") or {}).items():
+            cpu[process] = cpu.get(process, 0.0) + seconds
+    total["errors"], total["cpu_s"] = errors, cpu
+    latency = {key: statistics.median(r["latency_ms"][key] or 0.0 for r in rounds)
+               for key in ("p50", "p95", "p99")}
+    total["latency_ms"] = {**latency, "max": max(r["latency_ms"]["max"] or 0.0 for r in rounds)}
+    total["rounds"] = len(rounds)
+    return total
+
+
 def ratio(a: float | None, b: float | None) -> str:
     return "-" if a is None or b is None or b == 0 else f"{a / b:.2f}x"
 
@@ -263,18 +297,28 @@ def main() -> int:
         print(f"load: {CHARGERS} chargers in tenant {TENANT}: {outcome}", file=sys.stderr)
         port = urlsplit(URL).port
         stack = listener_pid(port) if port else None
-        project = simulate(URL, PASSWORD, CpuMeter(stack) if stack else None)
+        project_meter: CpuMeter | None = CpuMeter(stack) if stack else None
+        measure_project = True
     else:
         print(f"load: nothing listens at {URL}; start `make run` to measure the project",
               file=sys.stderr)
-    if ANCHOR:
-        anchor = start_anchor()
-        try:
-            assert anchor.process is not None
-            baseline = simulate(f"ws://127.0.0.1:{anchor.port}/ocpp", None,
-                                CpuMeter(anchor.process.pid))
-        finally:
+        measure_project, project_meter = False, None
+    projects: list[dict[str, Any]] = []
+    baselines: list[dict[str, Any]] = []
+    anchor = start_anchor() if ANCHOR else None
+    try:
+        for _ in range(ROUNDS):
+            if measure_project:
+                projects.append(simulate(URL, PASSWORD, project_meter, SECONDS / ROUNDS))
+            if anchor is not None:
+                assert anchor.process is not None
+                baselines.append(simulate(f"ws://127.0.0.1:{anchor.port}/ocpp", None,
+                                          CpuMeter(anchor.process.pid), SECONDS / ROUNDS))
+    finally:
+        if anchor is not None:
             anchor.stop()
+    project = combined(projects)
+    baseline = combined(baselines)
 
     print(f"\ncsms-sim {PROFILE}, {CHARGERS} chargers, {SECONDS:g} s per target "
           f"(msgs/s: Calls answered per second; latency: Call sent -> answer received)\n")
@@ -285,6 +329,10 @@ def main() -> int:
         print(f"\nproject/anchor: msgs/s {ratio(p['msgs_per_s'], a['msgs_per_s'])}, "
               f"p50 {ratio(p['latency_ms']['p50'], a['latency_ms']['p50'])}, "
               f"p99 {ratio(p['latency_ms']['p99'], a['latency_ms']['p99'])}")
+        if len(projects) > 1 and len(projects) == len(baselines):
+            print("rounds (project/anchor msgs/s): " + ", ".join(
+                f"{ratio(pr['msgs_per_s'], an['msgs_per_s'])} ({pr['msgs_per_s']:.0f}/"
+                f"{an['msgs_per_s']:.0f})" for pr, an in zip(projects, baselines, strict=True)))
     print()
     for name, summary in (("project", project), ("anchor", baseline)):
         if summary is not None:
