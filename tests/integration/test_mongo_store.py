@@ -159,9 +159,7 @@ class CountingCollection:
         return getattr(self.real, name)
 
 
-def test_a_charge_points_heartbeats_in_one_batch_cost_one_update(data, monkeypatch):
-    counting = CountingCollection(data.charge_points._c)
-    monkeypatch.setattr(data.charge_points, "_c", counting)
+def test_a_charge_points_heartbeats_in_one_batch_cost_one_update(data, counting):
     beats = [Heartbeat(cp, T0 + timedelta(seconds=n))
              for cp, n in (("CP1", 3), ("CP2", 4), ("CP1", 9), ("CP1", 1), ("CP2", 2))]
 
@@ -170,6 +168,43 @@ def test_a_charge_points_heartbeats_in_one_batch_cost_one_update(data, monkeypat
     assert counting.bulk_writes == [3]  # CP1's latest, CP2's latest, the status
     stored = {d["_id"]: d["last_heartbeat"] for d in data.db["charge_points"].find()}
     assert stored == {"CP1": T0 + timedelta(seconds=9), "CP2": T0 + timedelta(seconds=4)}
+
+
+@pytest.fixture
+def counting(data, monkeypatch) -> CountingCollection:
+    counting = CountingCollection(data.charge_points._c)
+    monkeypatch.setattr(data.charge_points, "_c", counting)
+    return counting
+
+
+def test_a_heartbeat_no_later_than_the_one_stored_costs_no_update(data, counting):
+    data.charge_points.sync([Heartbeat("CP1", T0 + timedelta(seconds=1))])
+
+    data.charge_points.sync([Heartbeat("CP1", T0 + timedelta(seconds=1))])
+    data.charge_points.sync([Heartbeat("CP1", T0)])
+
+    assert counting.bulk_writes == [1]
+    doc = data.db["charge_points"].find_one({"_id": "CP1"})
+    assert doc["last_heartbeat"] == T0 + timedelta(seconds=1)
+
+
+def test_a_later_heartbeat_is_stored(data, counting):
+    data.charge_points.sync([Heartbeat("CP1", T0)])
+
+    data.charge_points.sync([Heartbeat("CP1", T0 + timedelta(seconds=1))])
+
+    assert counting.bulk_writes == [1, 1]
+    doc = data.db["charge_points"].find_one({"_id": "CP1"})
+    assert doc["last_heartbeat"] == T0 + timedelta(seconds=1)
+
+
+def test_a_forgotten_charge_points_next_heartbeat_is_stored_again(data):
+    data.charge_points.sync([Heartbeat("CP1", T0)])
+    data.charge_points.forget("CP1")
+
+    data.charge_points.sync([Heartbeat("CP1", T0)])
+
+    assert data.db["charge_points"].find_one({"_id": "CP1"})["last_heartbeat"] == T0
 
 
 def test_a_connect_and_disconnect_in_one_batch_both_leave_their_times(data):

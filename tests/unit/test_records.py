@@ -167,3 +167,12 @@ def test_a_stored_envelope_stored_again_adds_nothing(records, queue):
 
     assert len(store.for_tenant("t1").messages.entries) == 1
     assert len(store.for_tenant("t1").meter_values.values) == 1
+
+
+def test_a_heartbeat_is_stored_to_the_second(records, queue):
+    records.heartbeat("t1", "CP", AT.replace(microsecond=750_000))
+    records.flush()
+
+    (change,) = decode(queue.sent[0][0]).changes
+
+    assert change.at == AT

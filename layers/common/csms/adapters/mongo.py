@@ -7,7 +7,7 @@ TTL indexes, no transactions, no $lookup on the hot path.
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import asdict
 from datetime import datetime, timedelta
 from typing import Any
@@ -182,10 +182,18 @@ def _registered(doc: Doc) -> RegisteredChargePoint:
 
 
 class MongoChargePointState:
+    # Entries are ~150 bytes; when full, the memo starts over (an update more each).
+    _MAX_HEARTBEATS_REMEMBERED = 100_000
+
     def __init__(self, db: Database[Doc]) -> None:
         self._c: Collection[Doc] = db["charge_points"]
         self._history: Collection[Doc] = db["notifications"]
         self._messages: Collection[Doc] = db["ocpp_messages"]
+        # Each charge point's latest Heartbeat time this process has stored. A Heartbeat
+        # only raises its times ($max), so one not after it changes nothing: skipped, it
+        # costs no update (Heartbeats are stored to the second, so a charger heartbeating
+        # several times a second updates its state once a second, not once per batch).
+        self._heartbeat_stored: dict[str, datetime] = {}
 
     def _set(self, charge_point_id: str, fields: Doc) -> None:
         self._c.update_one({"_id": charge_point_id}, {"$set": fields}, upsert=True)
@@ -239,12 +247,19 @@ class MongoChargePointState:
         self._set(charge_point_id, {field: value})
 
     def forget(self, charge_point_id: str) -> None:
+        self._heartbeat_stored.pop(charge_point_id, None)
         self._c.delete_one({"_id": charge_point_id})
 
     def sync(self, changes: Sequence[StateChange]) -> None:
         updates: list[UpdateOne] = []
         history: list[Doc] = []
+        heartbeats: dict[int, Heartbeat] = {}  # by their update's index
         for change in _latest_heartbeats(changes):
+            if isinstance(change, Heartbeat):
+                stored = self._heartbeat_stored.get(change.charge_point_id)
+                if stored is not None and change.at <= stored:
+                    continue
+                heartbeats[len(updates)] = change
             updates.append(_state_update(change))
             if isinstance(change, Notified):
                 history.append(
@@ -263,9 +278,19 @@ class MongoChargePointState:
             except BulkWriteError as exc:
                 # Duplicate key: an upsert whose condition failed, as the stored state
                 # is newer. Anything else is a real failure.
-                if any(e.get("code") != _DUPLICATE_KEY for e in exc.details["writeErrors"]):
+                errors = exc.details["writeErrors"]
+                if any(e.get("code") != _DUPLICATE_KEY for e in errors):
                     raise
+                for error in errors:  # a Heartbeat's upsert raced another's insert
+                    heartbeats.pop(error.get("index", -1), None)
+            self._remember_heartbeats(heartbeats.values())
         _insert_new(self._history, history)
+
+    def _remember_heartbeats(self, stored: Iterable[Heartbeat]) -> None:
+        for heartbeat in stored:
+            if len(self._heartbeat_stored) >= self._MAX_HEARTBEATS_REMEMBERED:
+                self._heartbeat_stored.clear()
+            self._heartbeat_stored[heartbeat.charge_point_id] = heartbeat.at
 
 
 def _latest_heartbeats(changes: Sequence[StateChange]) -> list[StateChange]:

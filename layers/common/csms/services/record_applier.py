@@ -80,7 +80,10 @@ def _decode_record(decoded: Decoded, record_id: str, record: dict[str, Any]) -> 
         entry = dict(data, _id=record_id, timestamp=parse_timestamp(data["timestamp"]))
         decoded.messages.append(entry)
     elif kind == "heartbeat":
-        decoded.changes.append(Heartbeat(cp, at))
+        # Stored to the second: a charger that heartbeats several times a second then
+        # moves its stored state once a second (the store skips a Heartbeat that would
+        # not raise it), and nobody reads a liveness time closer than that.
+        decoded.changes.append(Heartbeat(cp, at.replace(microsecond=0)))
     elif kind == "boot":
         boot = BootInfo(data["charge_point_vendor"], data["charge_point_model"], data["details"])
         decoded.changes.append(Booted(cp, boot, at))
