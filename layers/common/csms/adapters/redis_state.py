@@ -22,6 +22,8 @@ from datetime import datetime
 from typing import Any
 
 import redis
+from redis._parsers import Encoder
+from redis.connection import PythonRespSerializer
 
 from csms.domain.commands import Taken
 from csms.domain.model import ConnectionInfo
@@ -169,6 +171,19 @@ class _ThreadConnectionPool(redis.ConnectionPool):
         super().release(connection)
 
 
+# Message ids are charger input and may hold lone surrogates; keys and values round-trip
+# them instead of failing the charger's message.
+_ENCODING_ERRORS = "surrogatepass"
+
+
+def _command_packer() -> PythonRespSerializer:
+    """redis-py's own command packer: with hiredis installed (for its faster reply parser)
+    redis-py packs commands with hiredis, which refuses lone surrogates whatever the
+    client's encoding errors say."""
+    encoder = Encoder("utf-8", _ENCODING_ERRORS, decode_responses=True)
+    return PythonRespSerializer(6000, encoder.encode)  # redis-py's default buffer cutoff
+
+
 def connect(url: str) -> redis.Redis:
     pool = _ThreadConnectionPool.from_url(
         url,
@@ -176,9 +191,8 @@ def connect(url: str) -> redis.Redis:
         # 140; a Lambda one), while redis-py's pool refuses a 101st by default.
         max_connections=1024,
         decode_responses=True,
-        # Message ids are charger input and may hold lone surrogates; keys and values
-        # round-trip them instead of failing the charger's message.
-        encoding_errors="surrogatepass",
+        encoding_errors=_ENCODING_ERRORS,
+        command_packer=_command_packer(),
         socket_connect_timeout=2,
         socket_timeout=2,
         health_check_interval=30,
