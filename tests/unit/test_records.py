@@ -176,3 +176,26 @@ def test_a_heartbeat_is_stored_to_the_second(records, queue):
     (change,) = decode(queue.sent[0][0]).changes
 
     assert change.at == AT
+
+
+
+class KeepingQueue:
+    def __init__(self) -> None:
+        self.sent: list = []
+
+    def send(self, envelopes):
+        self.sent.extend(envelopes)
+
+
+def test_an_envelope_is_sent_as_the_json_its_fields_and_records_encode_to():
+    queue = KeepingQueue()
+    records = BufferedRecords(queue, new_id=lambda: "env-\u00e9")
+    # Odd text and times, as chargers' frames bring them.
+    records.message("t1", {"charge_point_id": "CP \u00e9\ud800", "timestamp": AT,
+                           "payload": {"quote": '"', "n": 1.5, "at": AT}})
+    records.heartbeat("t1", "CP \u00e9\ud800", AT)
+
+    records.flush()
+
+    (envelope,) = queue.sent
+    assert encode(envelope) == encode(dict(envelope))  # a plain copy is encoded afresh
