@@ -3,15 +3,28 @@ per test process on ports the kernel picks, so parallel runs never collide."""
 
 from __future__ import annotations
 
+import gc
 import uuid
 from collections.abc import Iterator
 
 import pytest
 import redis as redis_lib
+from csms import bootstrap
 from csms.adapters import mongo as mongo_adapter
 from csms.adapters import redis_state
 from csms_local import services
 from pymongo import MongoClient
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _close_what_the_module_left() -> Iterator[None]:
+    """After each module (its gateways stopped: module fixtures it asked for end first),
+    closes the clients of the Wirings its tests reset, then runs the collector: whatever
+    the module dropped unclosed is finalized here, where pytest reports it against this
+    module, and not at a random moment of some later test."""
+    yield
+    bootstrap.close_retired()
+    gc.collect()
 
 
 @pytest.fixture(scope="session")

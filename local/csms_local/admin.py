@@ -38,9 +38,18 @@ class AdminError(Exception):
 
 class Admin:
     def __init__(self, mongodb_uri: str) -> None:
-        client = connect(mongodb_uri)
-        self.directory = MongoDirectory(client)
-        self.tenants = MongoTenantStore(client)
+        self._client = connect(mongodb_uri)
+        self.directory = MongoDirectory(self._client)
+        self.tenants = MongoTenantStore(self._client)
+
+    def close(self) -> None:
+        self._client.close()
+
+    def __enter__(self) -> Admin:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
     def create_tenant(
         self,
@@ -245,7 +254,11 @@ def run(argv: Sequence[str] | None = None) -> dict[str, Any]:
     args = _parser().parse_args(argv)
     if args.group == "token":
         return {"token": issue_token(args.tenant, args.role, args.ttl, args.subject)}
-    admin = Admin(Settings.from_env().mongodb_uri)
+    with Admin(Settings.from_env().mongodb_uri) as admin:
+        return _command(admin, args)
+
+
+def _command(admin: Admin, args: argparse.Namespace) -> dict[str, Any]:
     match (args.group, args.command):
         case ("tenant", "create"):
             return admin.create_tenant(

@@ -143,6 +143,9 @@ class _Container:
         if self._process.poll() is None:
             self._process.kill()
         self._process.wait()
+        for pipe in (self._process.stdin, self._process.stdout):
+            if pipe is not None:
+                pipe.close()
 
 
 class HandlerPool:

@@ -146,6 +146,7 @@ class SqsPoller:
         self._stop.set()
         for thread in self._threads:
             thread.join(10)
+        self._sqs.close()
 
     def _run(self) -> None:
         while not self._stop.is_set():

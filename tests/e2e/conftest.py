@@ -81,6 +81,8 @@ class GatewayThread:
         asyncio.run_coroutine_threadsafe(self.gateway.stop(), self.loop).result(10)
         self.loop.call_soon_threadsafe(self.loop.stop)
         self._thread.join(10)
+        if not self._thread.is_alive():
+            self.loop.close()
         self._tls_dir.cleanup()
 
     def url(self, charge_point_id: str, scheme: Scheme = "ws") -> str:
@@ -172,7 +174,7 @@ def scheme(request: pytest.FixtureRequest) -> Scheme:
 
 
 @pytest.fixture(scope="module")
-def fleet(csms_env: None, mongodb_uri: str) -> Fleet:
+def fleet(csms_env: None, mongodb_uri: str) -> Iterator[Fleet]:
     admin = Admin(mongodb_uri)
     suffix = uuid.uuid4().hex[:8]
     tenant_id = f"e2e{suffix}"
@@ -181,7 +183,8 @@ def fleet(csms_env: None, mongodb_uri: str) -> Fleet:
     admin.add_id_tag(tenant_id, "ACCEPTED", "Accepted", now + timedelta(days=30), None)
     admin.add_id_tag(tenant_id, "BLOCKED", "Blocked", None, None)
     admin.add_id_tag(tenant_id, "EXPIRED", "Accepted", now - timedelta(days=1), None)
-    return Fleet(admin, tenant_id, suffix)
+    with admin:
+        yield Fleet(admin, tenant_id, suffix)
 
 
 def basic_auth(user: str, password: str) -> dict[str, str]:

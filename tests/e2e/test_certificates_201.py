@@ -179,5 +179,6 @@ async def test_iso15118_certificate_requests_go_to_the_tenants_endpoint(gateway,
     finally:
         fleet.admin.directory.update_tenant(fleet.tenant_id, {"certificate_endpoint": None})
         server.shutdown()
+        server.server_close()
 
     assert (ev["status"], ev["exiResponse"]) == ("Accepted", "QkJCQg==")

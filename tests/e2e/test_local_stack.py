@@ -88,6 +88,9 @@ def stack(tmp_path: Path):
             except subprocess.TimeoutExpired:
                 process.kill()
                 process.wait(10)
+    for process in started:
+        if process.stdout is not None:
+            process.stdout.close()
 
 
 def credentials(banner: str) -> tuple[str, str, str]:

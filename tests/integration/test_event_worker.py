@@ -196,10 +196,11 @@ def test_retention_follows_the_tenants_configuration_through_ttl_indexes(
     from csms.domain.model import Tenant
     from csms_local.admin import Admin
 
-    admin = Admin(mongodb_uri)
-    admin.directory.create_tenant(Tenant(tenant_id, "short memory", message_retention_days=7,
-                                         meter_value_retention_days=14))
-    admin.tenants.for_tenant(tenant_id).ensure_indexes()
+    with Admin(mongodb_uri) as admin:
+        admin.directory.create_tenant(Tenant(tenant_id, "short memory",
+                                             message_retention_days=7,
+                                             meter_value_retention_days=14))
+        admin.tenants.for_tenant(tenant_id).ensure_indexes()
     some_records(tenant_id, "CP-T", 1)
 
     drain(poller)

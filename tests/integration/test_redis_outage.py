@@ -56,7 +56,8 @@ def test_redis_down_gives_the_tenant_api_503_and_recovery_is_automatic(
 
     monkeypatch.setenv("JWT_SECRET", "integration-secret-at-least-32-bytes-long")
     bootstrap.reset()
-    Admin(mongodb_uri).create_tenant(tenant_id, "outage")
+    with Admin(mongodb_uri) as admin:
+        admin.create_tenant(tenant_id, "outage")
     api = load_handler("tenant_api")
     token = issue_token(tenant_id, "viewer", 60, None)
 

@@ -143,14 +143,15 @@ def stack_gateway(stack_env: pytest.MonkeyPatch) -> Iterator[GatewayThread]:
 
 
 @pytest.fixture(scope="module")
-def stack_fleet(stack_env: pytest.MonkeyPatch, mongodb_uri: str) -> Fleet:
+def stack_fleet(stack_env: pytest.MonkeyPatch, mongodb_uri: str) -> Iterator[Fleet]:
     admin = Admin(mongodb_uri)
     suffix = uuid.uuid4().hex[:8]
     tenant_id = f"res{suffix}"
     admin.create_tenant(tenant_id, "resilience operator")
     admin.add_id_tag(tenant_id, "ACCEPTED", "Accepted", datetime.now(UTC) + timedelta(days=30),
                      None)
-    return Fleet(admin, tenant_id, suffix)
+    with admin:
+        yield Fleet(admin, tenant_id, suffix)
 
 
 # ---------- the handlers, invoked as API Gateway would ----------

@@ -107,6 +107,8 @@ class Wiring:
         self._gateway = gateway
         self._gateways: dict[str, ConnectionGateway] = {}
         self._lock = threading.Lock()
+        # What this Wiring built that holds sockets or threads, for close().
+        self._owned: list[Any] = []
         self._event_publisher = event_publisher
         self._record_queue = record_queue
         self._dead_letters = dead_letters
@@ -121,7 +123,7 @@ class Wiring:
             return self._redis
         from csms.adapters import redis_state
 
-        return redis_state.connect(self.settings.redis_url)
+        return self._own(redis_state.connect(self.settings.redis_url))
 
     @cached_property
     def mongo(self) -> Any:
@@ -129,7 +131,18 @@ class Wiring:
             return self._mongo
         from csms.adapters import mongo
 
-        return mongo.connect(self._mongodb_uri())
+        return self._own(mongo.connect(self._mongodb_uri()))
+
+    def _own(self, client: Any) -> Any:
+        self._owned.append(client)
+        return client
+
+    def close(self) -> None:
+        """Closes the clients this Wiring built (Redis, MongoDB, the records queue); a
+        part it was given belongs to whoever gave it. Only for a Wiring nobody uses any
+        more: a client closed under a running handler fails that handler."""
+        while self._owned:
+            self._owned.pop().close()
 
     def _mongodb_uri(self) -> str:
         s = self.settings
@@ -420,9 +433,9 @@ class Wiring:
         elif s.events_queue_url:
             from csms.adapters.sqs import SqsRecordQueue
 
-            queue = SqsRecordQueue(
+            queue = self._own(SqsRecordQueue(
                 s.events_queue_url, s.aws_region, s.event_groups_per_tenant
-            )
+            ))
         else:
             # Inline, events go out only to a configured MQTT broker or a publisher given;
             # otherwise none are published (no queue means no deployed IoT Core either).
@@ -572,9 +585,23 @@ def using(wiring: Wiring) -> Iterator[Wiring]:
         use(previous)
 
 
+# Wirings reset() put aside, kept (not left to the collector) until close_retired().
+_retired: list[Wiring] = []
+
+
 def reset() -> None:
-    """Forget the installed Wiring, so the next call re-reads the environment (tests)."""
-    use(None)
+    """Forget the installed Wiring, so the next call re-reads the environment (tests).
+    Handlers still running may hold it, so it is put aside, not closed."""
+    previous = use(None)
+    if previous is not None:
+        _retired.append(previous)
+
+
+def close_retired() -> None:
+    """Close the clients of the Wirings reset() put aside (tests, once no handler runs:
+    a client dropped unclosed holds sockets and threads until the collector finds it)."""
+    while _retired:
+        _retired.pop().close()
 
 
 # What the entrypoints call: thin delegates to the installed Wiring.

@@ -112,6 +112,9 @@ class AwsJsonClient:
         self._timeout = timeout
         self._env = env
         self._local = threading.local()
+        # Every thread's connection, so close() reaches those of threads gone or idle.
+        self._connections: set[http.client.HTTPConnection] = set()
+        self._connections_lock = threading.Lock()
 
     def _connection(self) -> http.client.HTTPConnection:
         connection: http.client.HTTPConnection | None = getattr(self._local, "connection", None)
@@ -119,7 +122,22 @@ class AwsJsonClient:
             factory = http.client.HTTPSConnection if self._https else http.client.HTTPConnection
             connection = factory(self._host, timeout=self._timeout)
             self._local.connection = connection
+            with self._connections_lock:
+                self._connections.add(connection)
         return connection
+
+    def _drop(self, connection: http.client.HTTPConnection) -> None:
+        connection.close()
+        self._local.connection = None
+        with self._connections_lock:
+            self._connections.discard(connection)
+
+    def close(self) -> None:
+        """Closes every thread's connection (a thread calling again opens a new one)."""
+        with self._connections_lock:
+            connections, self._connections = self._connections, set()
+        for connection in connections:
+            connection.close()
 
     def call(self, action: str, params: Mapping[str, Any]) -> dict[str, Any]:
         body = json.dumps(params, separators=(",", ":")).encode()
@@ -146,8 +164,7 @@ class AwsJsonClient:
                 break
             except (http.client.HTTPException, OSError):
                 # A kept-alive connection the server closed meanwhile: one fresh try.
-                connection.close()
-                self._local.connection = None
+                self._drop(connection)
                 if attempt == 2:
                     raise
         answer: dict[str, Any] = json.loads(data) if data else {}

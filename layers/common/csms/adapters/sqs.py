@@ -39,6 +39,9 @@ class SqsRecordQueue:
         round_size = _MAX_ROUND_ENVELOPES if self._groups else _MAX_BATCH_ENTRIES
         self._commits = _GroupCommit(self._send_now, round_size=round_size)
 
+    def close(self) -> None:
+        self._sqs.close()
+
     def _group_of(self, envelope: dict[str, Any]) -> str:
         tenant_id, cp = envelope["tenant_id"], envelope["charge_point_id"]
         if not self._groups:
