@@ -152,7 +152,10 @@ async def test_two_commands_at_once_are_sent_one_after_the_other(gateway, fleet,
     assert sorted(cp.received) == ["ClearCache", "Reset"]
     first, second = results[cp.received[0]], results[cp.received[1]]
     assert first["status"] == second["status"] == "completed"
-    assert second["sent_at"] >= first["completed_at"]
+    # Compared as times: the API writes "...:32Z" for a time on the second and
+    # "...:32.002000Z" otherwise, and as text "." sorts before "Z".
+    assert (datetime.fromisoformat(second["sent_at"])
+            >= datetime.fromisoformat(first["completed_at"]))
 
 
 def test_a_stale_connection_fails_the_command_and_marks_the_charger_offline(
