@@ -145,7 +145,8 @@ class SqsPoller:
     def stop(self) -> None:
         self._stop.set()
         for thread in self._threads:
-            thread.join(10)
+            if thread.is_alive():  # a poller only polled once was never started
+                thread.join(10)
         self._sqs.close()
 
     def _run(self) -> None:

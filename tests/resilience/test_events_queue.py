@@ -208,6 +208,7 @@ def test_an_empty_queue_blocks_neither_the_poller_nor_the_worker(
     nothing = standalone.poll_once(wait_seconds=0)
     empty_batch = worker({"Records": []}, None)
     quick = time.monotonic() - started
+    standalone.stop()
     tenant, cp = stack_fleet.tenant_id, f"IDLE-{uuid.uuid4().hex[:6]}"
     subscriber = Subscriber(mqtt_url, f"ocpp/status/{tenant}/{cp}")
     send_envelope(local_aws, envelope(tenant, cp, [status_record(1, "Available", AT)]))
