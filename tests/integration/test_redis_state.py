@@ -4,6 +4,8 @@ import time
 from datetime import UTC, datetime, timedelta
 
 import pytest
+import redis
+from redis import connection as redis_connection
 from csms.adapters.redis_state import (
     RedisCallLookup,
     RedisConnectionRegistry,
@@ -252,18 +254,18 @@ def calls(registry, replay):
     return RedisCallLookup(registry, replay)
 
 
-class CommandCounter:
-    """Counts commands sent one at a time (a pipeline's commands are not among them)."""
+class RoundTripCounter:
+    """Counts the writes to Redis's socket: one per round trip, a pipeline's included."""
 
-    def __init__(self, client, monkeypatch):
+    def __init__(self, monkeypatch):
         self.sent = 0
-        real = client.execute_command
+        real = redis_connection.AbstractConnection.send_packed_command
 
-        def counted(*args, **kwargs):
+        def counted(connection, *args, **kwargs):
             self.sent += 1
-            return real(*args, **kwargs)
+            return real(connection, *args, **kwargs)
 
-        monkeypatch.setattr(client, "execute_command", counted)
+        monkeypatch.setattr(redis_connection.AbstractConnection, "send_packed_command", counted)
 
 
 def test_a_call_lookup_finds_the_connection_and_the_reply_already_sent(calls, registry, replay):
@@ -275,19 +277,82 @@ def test_a_call_lookup_finds_the_connection_and_the_reply_already_sent(calls, re
 
 
 def test_a_connections_later_calls_are_read_in_one_round_trip(
-    calls, registry, replay, redis_client, monkeypatch
+    calls, registry, replay, monkeypatch
 ):
     registry.register(connection("c1"))
     replay.put("CP1", "m2", '[3,"m2",{}]')
-    counter = CommandCounter(redis_client, monkeypatch)
+    counter = RoundTripCounter(monkeypatch)
 
     calls.lookup_call("c1", "m1")  # the first: the registry, then the replay cache
     first = counter.sent
     found = calls.lookup_call("c1", "m2")
 
     assert first == 2
-    assert counter.sent == 2  # the second went as one pipeline
+    assert counter.sent == 3  # the second went in one round trip
     assert found == (connection("c1"), '[3,"m2",{}]')
+
+
+def test_a_call_lookup_reconnects_when_redis_dropped_its_connection(calls, registry, replay,
+                                                                    redis_client):
+    registry.register(connection("c1"))
+    calls.lookup_call("c1", "m0")
+    replay.put("CP1", "m1", '[3,"m1",{}]')
+    # Given Redis closed this thread's connection (a failover, an idle timeout)
+    redis_client.execute_command("CLIENT", "KILL", "ID", redis_client.client_id())
+
+    assert calls.lookup_call("c1", "m1") == (connection("c1"), '[3,"m1",{}]')
+    replay.put("CP1", "m2", '[3,"m2",{}]')
+    assert calls.lookup_call("c1", "m2") == (connection("c1"), '[3,"m2",{}]')
+
+
+def test_an_error_reply_leaves_no_stray_reply_for_the_next_call(calls, registry, replay,
+                                                                redis_client, key_prefix):
+    registry.register(connection("c1"))
+    calls.lookup_call("c1", "m0")
+    # Given the connection's key of the wrong type: HGETALL answers WRONGTYPE, GET after it
+    redis_client.delete(f"{key_prefix}:conn:c1")
+    redis_client.set(f"{key_prefix}:conn:c1", "not a hash")
+
+    with pytest.raises(redis.ResponseError, match="WRONGTYPE"):
+        calls.lookup_call("c1", "m1")
+
+    redis_client.delete(f"{key_prefix}:conn:c1")
+    registry.register(connection("c1"))
+    replay.put("CP1", "m2", '[3,"m2",{}]')
+    assert calls.lookup_call("c1", "m2") == (connection("c1"), '[3,"m2",{}]')
+
+
+def test_a_write_that_fails_mid_call_is_sent_again_on_a_new_connection(calls, registry, replay,
+                                                                       monkeypatch):
+    registry.register(connection("c1"))
+    calls.lookup_call("c1", "m0")
+    replay.put("CP1", "m1", '[3,"m1",{}]')
+    # Given the socket fails as the next round trip is written (a fault injected in the
+    # client: a reset that lands between the pool's check and the write)
+    real = redis_connection.AbstractConnection.send_packed_command
+    failures = []
+
+    def fails_once(connection, *args, **kwargs):
+        if not failures:
+            failures.append(connection)
+            raise redis.ConnectionError("Connection reset by peer")
+        return real(connection, *args, **kwargs)
+
+    monkeypatch.setattr(redis_connection.AbstractConnection, "send_packed_command", fails_once)
+
+    assert calls.lookup_call("c1", "m1") == (connection("c1"), '[3,"m1",{}]')
+    assert failures
+
+
+def test_replies_to_message_ids_with_lone_surrogates_are_found_again(calls, registry, replay):
+    registry.register(connection("c1"))
+    calls.lookup_call("c1", "m0")
+    message_id = "m\udc80\ud800"
+
+    replay.put("CP1", message_id, '[3,"m",{}]')
+
+    assert calls.lookup_call("c1", message_id) == (connection("c1"), '[3,"m",{}]')
+    assert calls.lookup_call("c1", "m\udc80") == (connection("c1"), None)
 
 
 def test_a_call_lookup_on_a_connection_redis_forgot_finds_nothing(calls, registry, replay,
