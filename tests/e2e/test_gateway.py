@@ -46,6 +46,20 @@ async def test_post_to_connection_reaches_the_charger(gateway, fleet):
         assert json.loads(await asyncio.wait_for(ws.recv(), 10)) == [2, "c1", "ClearCache", {}]
 
 
+@pytest.mark.parametrize("size", [125, 126, 65_535, 65_536, 100_000])
+async def test_posts_of_every_frame_length_form_arrive_whole(gateway, fleet, size):
+    # RFC 6455 writes a payload's length in 7 bits up to 125 bytes, 16 bits up to 65,535,
+    # and 64 bits beyond: the gateway writes its text frames itself.
+    cp_id = fleet.add_charge_point(f"MGMT-POST-{size}")
+    text = '[2,"c1","DataTransfer",{"vendorId":"' + "é" * 2 + "x" * (size - 43) + '"}]'
+    assert len(text.encode()) == size
+    async with raw_socket(gateway, cp_id) as ws:
+        connection_id = await only_connection_of(gateway, cp_id)
+        await asyncio.to_thread(management_client(gateway).post_to_connection,
+                                ConnectionId=connection_id, Data=text.encode())
+        assert await asyncio.wait_for(ws.recv(), 10) == text
+
+
 async def test_get_connection_describes_the_socket(gateway, fleet):
     cp_id = fleet.add_charge_point("MGMT-GET")
     async with raw_socket(gateway, cp_id):

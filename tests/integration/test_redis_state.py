@@ -5,7 +5,6 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 import redis
-from redis import connection as redis_connection
 from csms.adapters.redis_state import (
     RedisCallLookup,
     RedisConnectionRegistry,
@@ -14,6 +13,7 @@ from csms.adapters.redis_state import (
 )
 from csms.domain.commands import Taken
 from csms.domain.model import ConnectionInfo
+from redis import connection as redis_connection
 
 NOW = datetime(2026, 11, 22, tzinfo=UTC)
 
