@@ -25,7 +25,6 @@ import random
 import re
 import secrets
 import ssl as ssl_module
-import struct
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -460,12 +459,7 @@ async def _send(websocket: ServerConnection, message: str | bytes) -> None:
         except UnicodeEncodeError:
             await websocket.send(message)
             return
-        if protocol.extensions:
-            protocol.send_text(data)
-        else:
-            # The frame itself: websockets builds a Frame object, checks and serializes it
-            # through a buffer, a third of this function's cost. Its queue keeps the order.
-            protocol.writes.append(_text_frame(data))
+        protocol.send_text(data)
     else:
         protocol.send_binary(message)
     try:
@@ -476,16 +470,6 @@ async def _send(websocket: ServerConnection, message: str | bytes) -> None:
         websocket.transport.abort()
         await asyncio.shield(websocket.connection_lost_waiter)
         raise protocol.close_exc from exc
-
-
-def _text_frame(data: bytes) -> bytes:
-    """One whole text frame from a server, unmasked and with no extension (RFC 6455 5.2)."""
-    size = len(data)
-    if size < 126:
-        return bytes((0x81, size)) + data
-    if size < 1 << 16:
-        return struct.pack("!BBH", 0x81, 126, size) + data
-    return struct.pack("!BBQ", 0x81, 127, size) + data
 
 
 class _Abandoned(Exception):

@@ -49,7 +49,7 @@ async def test_post_to_connection_reaches_the_charger(gateway, fleet):
 @pytest.mark.parametrize("size", [125, 126, 65_535, 65_536, 100_000])
 async def test_posts_of_every_frame_length_form_arrive_whole(gateway, fleet, size):
     # RFC 6455 writes a payload's length in 7 bits up to 125 bytes, 16 bits up to 65,535,
-    # and 64 bits beyond: the gateway writes its text frames itself.
+    # and 64 bits beyond; the gateway's send path skips websockets' `send` for replies.
     cp_id = fleet.add_charge_point(f"MGMT-POST-{size}")
     text = '[2,"c1","DataTransfer",{"vendorId":"' + "é" * 2 + "x" * (size - 43) + '"}]'
     assert len(text.encode()) == size
